@@ -1,0 +1,49 @@
+# lithoscope: the two commands of the README.
+#   make demo  installs everything and runs the main job on the embedded defaults
+#   make test  installs everything (pip, and apt-get for PostgreSQL) and runs lint and all tests
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export KERAS_BACKEND ?= jax
+
+.PHONY: demo test install system-deps lint pytest benchmarks clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[all,test]"
+
+# PostgreSQL server binaries for the MinDB tests on PostgreSQL (initdb, pg_ctl).
+system-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries present"; \
+	else \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: install system-deps
+	LITHOSCOPE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+
+test: install system-deps lint pytest
+
+demo: install
+	$(BIN)/lithoscope db build
+	$(BIN)/lithoscope db info
+	$(BIN)/lithoscope db show forsterite
+	$(BIN)/lithoscope db search --body moon --element Ti
+	$(BIN)/lithoscope chem --oxides "SiO2=40.87,MgO=49.35,FeO=9.78" --basis olivine
+
+benchmarks: install
+	$(BIN)/python benchmarks/mindb_build.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,337 @@
+"""The ``lithoscope`` command: thin typer commands over the library.
+
+Every command that takes ``--json`` prints machine-readable JSON on stdout (a contract other tools
+rely on) and otherwise a readable rich rendering. Errors are one line on stderr, exit code 1 for
+bad input and 2 for usage errors; never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from lithoscope import __version__
+from lithoscope.errors import LithoscopeError
+
+app = typer.Typer(
+    name="lithoscope",
+    help="Recognise minerals on the Moon, Mars and in meteorites, and keep MinDB.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="MinDB, the curated mineral database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="LITHOSCOPE_DATABASE_URL",
+        help="SQLAlchemy URL of MinDB (default: SQLite in the data folder).",
+        show_envvar=True,
+    ),
+]
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _connect(url: str | None):
+    from lithoscope.mindb import connect
+
+    return connect(url)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lithoscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """lithoscope command line."""
+
+
+# ---------------------------------------------------------------------------------- db
+@db_app.command("build")
+def db_build(
+    curated: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of curated CSV files (default: the ones shipped with lithoscope)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Rebuild even if the files are unchanged.")] = False,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Load MinDB's curated tables (minerals, groups, aliases, occurrences) into the database."""
+    with _connect(database_url) as db:
+        with err_console.status("Building MinDB from the curated files...", spinner="dots"):
+            report = db.build(curated, force=force)
+        info = db.info()
+    if as_json:
+        _print_json({**report.to_dict(), "by_body": info["by_body"]})
+        return
+    if report.unchanged:
+        console.print("MinDB is up to date with the curated files (nothing to do).")
+    else:
+        console.print(
+            f"Built MinDB: {report.minerals} minerals ({report.minerals_added} new, "
+            f"{report.minerals_updated} updated), {report.groups} groups, {report.aliases} "
+            f"aliases, {report.occurrences} occurrences, {report.references} references."
+        )
+    by_body = info["by_body"]
+    console.print(
+        f"Species by body: Moon {by_body['moon']}, Mars {by_body['mars']}, "
+        f"meteorites {by_body['meteorite']}."
+    )
+
+
+@db_app.command("info")
+def db_info(database_url: DbUrl = None, as_json: JsonFlag = False) -> None:
+    """Counts of minerals, species per body and spectra per method."""
+    with _connect(database_url) as db:
+        info = db.info()
+    if as_json:
+        _print_json(info)
+        return
+    table = Table(title=f"MinDB ({info['database']})", show_header=False)
+    table.add_row("schema version", info["schema_version"])
+    table.add_row("minerals", str(info["minerals"]))
+    for body, n in info["by_body"].items():
+        conf = info["species_by_body_and_confidence"][body]
+        detail = ", ".join(f"{k} {v}" for k, v in sorted(conf.items()))
+        table.add_row(f"species on {body}", f"{n}" + (f" ({detail})" if detail else ""))
+    table.add_row("groups", str(info["groups"]))
+    table.add_row("occurrences", str(info["occurrences"]))
+    table.add_row("references", str(info["references"]))
+    for method, n in info["spectra"].items():
+        table.add_row(f"{method} spectra", str(n))
+    console.print(table)
+    if not info["built"]:
+        console.print("MinDB is empty: run 'lithoscope db build'.")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DbUrl = None) -> None:
+    """Migrate MinDB's schema to this version of lithoscope (done on every open as well)."""
+    from lithoscope.config import get_settings
+    from lithoscope.mindb.db import _create_engine, _normalise_url, migrate
+
+    url = database_url or get_settings().resolved_database_url()
+    engine = _create_engine(_normalise_url(url))
+    try:
+        before, after = migrate(engine)
+    finally:
+        engine.dispose()
+    if before == after:
+        console.print(f"MinDB schema is at {after}; nothing to do.")
+    else:
+        console.print(f"MinDB schema migrated from {before or 'empty'} to {after}.")
+
+
+def _mineral_card(card: dict[str, Any]) -> None:
+    if card["kind"] == "group":
+        table = Table(title=f"{card['name']} (group)")
+        table.add_column("member")
+        table.add_column("formula")
+        for m in card["members"]:
+            table.add_row(m["name"], m["formula"])
+        console.print(table)
+    else:
+        lines = [
+            f"[bold]{card['name']}[/bold]  {card['formula']}",
+            f"class: {card['mineral_class']}   crystal system: {card['crystal_system'] or '?'}"
+            f"   space group: {card['space_group'] or '?'}",
+            f"molar mass: {card['molar_mass']:.3f} g/mol   elements: {' '.join(card['elements'])}",
+        ]
+        if card["groups"]:
+            lines.append(f"groups: {', '.join(card['groups'])}")
+        if card["oxide_wt_percent"]:
+            oxides = "  ".join(f"{k} {v:.2f}" for k, v in card["oxide_wt_percent"].items())
+            lines.append(f"oxide wt%: {oxides}")
+        detect = "  ".join(f"{k}: {v['level']}" for k, v in card["detectability"].items())
+        lines.append(f"detectability: {detect}")
+        console.print(Panel("\n".join(lines), expand=False))
+    if card["occurrences"]:
+        table = Table(title="Occurrences")
+        for col in ("body", "setting", "evidence", "abundance", "confidence", "source"):
+            table.add_column(col, overflow="fold", max_width=60 if col == "source" else None)
+        for o in card["occurrences"]:
+            table.add_row(
+                o["body"], o["setting"], o["evidence"], o["abundance"], o["confidence"], o["source"]
+            )
+        console.print(table)
+
+
+@db_app.command("show")
+def db_show(
+    name: Annotated[str, typer.Argument(help="Mineral, group or alias name (any case).")],
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show one mineral (or group): formula, chemistry, structure and where it occurs."""
+    with _connect(database_url) as db:
+        card = db.mineral(name)
+    if as_json:
+        _print_json(card)
+    else:
+        _mineral_card(card)
+
+
+@db_app.command("search")
+def db_search(
+    body: Annotated[str | None, typer.Option(help="moon, mars or meteorite.")] = None,
+    element: Annotated[
+        list[str] | None, typer.Option("--element", "-e", help="Element it must contain (repeat).")
+    ] = None,
+    evidence: Annotated[
+        str | None, typer.Option(help="returned sample, meteorite, in-situ rover or orbital.")
+    ] = None,
+    mineral_class: Annotated[
+        str | None, typer.Option("--class", help="Mineral class, e.g. silicate, oxide, sulfide.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Part of the name.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many.")] = None,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """List minerals by body, elements, evidence, class or name."""
+    with _connect(database_url) as db:
+        rows = db.search(
+            body=body,
+            elements=element or (),
+            evidence=evidence,
+            mineral_class=mineral_class,
+            name_contains=name,
+            limit=limit,
+        )
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} minerals")
+    for col in ("name", "formula", "class", "bodies"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["formula"], r["mineral_class"], ", ".join(r["bodies"]))
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------- chem
+@app.command("chem")
+def chem(
+    formula: Annotated[str | None, typer.Argument(help="Formula, e.g. '(Mg,Fe)2SiO4'.")] = None,
+    oxides: Annotated[
+        str | None,
+        typer.Option(help="Oxide wt%, e.g. 'SiO2=40.87,MgO=49.35,FeO=9.78' (instead of FORMULA)."),
+    ] = None,
+    basis: Annotated[
+        str | None,
+        typer.Option(
+            help="Oxygen basis for --oxides: olivine, pyroxene, feldspar, ... or a number."
+        ),
+    ] = None,
+    fe3: Annotated[
+        str | None, typer.Option(help="Fe3+ estimation for --oxides: 'droop' (Droop 1987).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Stoichiometry of a formula, or a formula recalculated from oxide wt%."""
+    from lithoscope.errors import InputError
+    from lithoscope.mindb.chemistry import oxides_to_formula, parse_formula, parse_oxide_list
+
+    if (formula is None) == (oxides is None):
+        raise InputError("give either FORMULA or --oxides (not both, not neither)")
+    if oxides is not None:
+        if basis is None:
+            raise InputError("--oxides needs --basis (e.g. olivine, pyroxene, feldspar, 8)")
+        basis_value: str | float = basis
+        try:
+            basis_value = float(basis)
+        except ValueError:
+            pass
+        kwargs = {"fe3_method": fe3} if fe3 else {}
+        result = oxides_to_formula(parse_oxide_list(oxides), basis=basis_value, **kwargs)
+        data = result.to_dict()
+        if as_json:
+            _print_json(data)
+            return
+        console.print(f"[bold]{data['formula_text']}[/bold]  (per {data['oxygens']:g} O)")
+        table = Table(show_header=True)
+        table.add_column("cation")
+        table.add_column("apfu", justify="right")
+        for el, n in data["cations"].items():
+            table.add_row(el, f"{n:.4f}")
+        console.print(table)
+        if data.get("endmembers"):
+            console.print(
+                "end-members: " + ", ".join(f"{k} {v:.1f}" for k, v in data["endmembers"].items())
+            )
+        return
+    if basis is not None or fe3 is not None:
+        raise InputError("--basis and --fe3 go with --oxides, not with FORMULA")
+    parsed = parse_formula(formula)  # type: ignore[arg-type]
+    data = {
+        "formula": parsed.text,
+        "normalized": parsed.normalized,
+        "composition": parsed.amounts,
+        "molar_mass": parsed.molar_mass,
+        "element_wt_percent": parsed.element_wt_percent(),
+        "oxide_wt_percent": parsed.oxide_wt_percent(),
+        "charge_residual": parsed.charge_residual,
+        "valences": parsed.valences,
+        "notes": parsed.notes,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    console.print(f"[bold]{parsed.normalized}[/bold]   molar mass {parsed.molar_mass:.3f} g/mol")
+    table = Table()
+    for col in ("element", "apfu", "wt%"):
+        table.add_column(col, justify="right" if col != "element" else "left")
+    wt = data["element_wt_percent"]
+    for el, n in parsed.amounts.items():
+        table.add_row(el, f"{n:g}", f"{wt[el]:.3f}")
+    console.print(table)
+    if data["oxide_wt_percent"]:
+        console.print(
+            "oxide wt%: " + "  ".join(f"{k} {v:.2f}" for k, v in data["oxide_wt_percent"].items())
+        )
+    console.print(f"charge residual: {parsed.charge_residual:+.3f}")
+    for note in parsed.notes:
+        console.print(f"note: {note}")
+
+
+def main() -> None:
+    """Entry point of the ``lithoscope`` command."""
+    try:
+        app()
+    except LithoscopeError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted", markup=False)
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,384 @@
+"""Typed read access to MinDB: the `MinDB` handle returned by `lithoscope.mindb.connect`."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import periodictable
+from sqlalchemy import Engine, distinct, func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from lithoscope.errors import InputError
+from lithoscope.mindb import build as _build
+from lithoscope.mindb.chemistry import parse_formula
+from lithoscope.mindb.db import head_revision, safe_url
+from lithoscope.mindb.models import (
+    Alias,
+    Body,
+    Evidence,
+    GroupMember,
+    Meta,
+    Method,
+    Mineral,
+    MineralElement,
+    MineralGroup,
+    Occurrence,
+    Spectrum,
+)
+from lithoscope.mindb.names import name_key
+
+__all__ = ["MinDB", "MineralNotFound"]
+
+
+class MineralNotFound(InputError, LookupError):
+    """A mineral, group or alias name that MinDB does not hold."""
+
+
+def _occurrence_dict(occ: Occurrence) -> dict[str, Any]:
+    return {
+        "body": occ.body.value,
+        "setting": occ.setting,
+        "evidence": occ.evidence.value,
+        "abundance": occ.abundance.value,
+        "confidence": occ.confidence.value,
+        "source": occ.reference.citation,
+        "doi": occ.reference.doi,
+        "note": occ.note,
+    }
+
+
+_BODY_ORDER = {b.value: i for i, b in enumerate(Body)}
+
+
+class MinDB:
+    """An open MinDB database.
+
+    Obtain one with `lithoscope.mindb.connect`. All methods return plain Python data (dicts and
+    lists) shaped as the JSON that the CLI prints.
+    """
+
+    def __init__(self, engine: Engine, factory: sessionmaker[Session]) -> None:
+        self.engine = engine
+        self.session_factory = factory
+
+    def __repr__(self) -> str:
+        return f"MinDB({safe_url(self.engine.url.render_as_string(hide_password=False))!r})"
+
+    @property
+    def url(self) -> str:
+        """The database URL, password hidden."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def session(self) -> Session:
+        """A new ORM session (use as a context manager)."""
+        return self.session_factory()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def __enter__(self) -> MinDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ building
+    def build(self, folder: Path | str | None = None, *, force: bool = False) -> _build.BuildReport:
+        """Load the curated files (see `lithoscope.mindb.build.build`) and count species by body."""
+        report = _build.build(self.session_factory, folder, force=force)
+        report.by_body = self.species_by_body()
+        return report
+
+    # ------------------------------------------------------------------ summary
+    def species_by_body(self) -> dict[str, int]:
+        """Number of distinct species with at least one occurrence on each body."""
+        with self.session() as s:
+            rows = s.execute(
+                select(Occurrence.body, func.count(distinct(Occurrence.mineral_id)))
+                .where(Occurrence.mineral_id.is_not(None))
+                .group_by(Occurrence.body)
+            ).all()
+        counts = {b.value: 0 for b in Body}
+        counts.update({body.value: n for body, n in rows})
+        return counts
+
+    def info(self) -> dict[str, Any]:
+        """Counts and schema version: the shape of ``lithoscope db info --json``."""
+        with self.session() as s:
+            n_minerals = s.scalar(select(func.count()).select_from(Mineral)) or 0
+            spectra_rows = s.execute(
+                select(Spectrum.method, func.count()).group_by(Spectrum.method)
+            ).all()
+            n_groups = s.scalar(select(func.count()).select_from(MineralGroup)) or 0
+            n_occ = s.scalar(select(func.count()).select_from(Occurrence)) or 0
+            from lithoscope.mindb.models import Reference
+
+            n_refs = s.scalar(select(func.count()).select_from(Reference)) or 0
+            built = s.get(Meta, "curated_checksum")
+            by_confidence = s.execute(
+                select(
+                    Occurrence.body,
+                    Occurrence.confidence,
+                    func.count(distinct(Occurrence.mineral_id)),
+                )
+                .where(Occurrence.mineral_id.is_not(None))
+                .group_by(Occurrence.body, Occurrence.confidence)
+            ).all()
+        spectra = {m.value: 0 for m in Method}
+        spectra.update({m.value: n for m, n in spectra_rows})
+        confidence: dict[str, dict[str, int]] = {b.value: {} for b in Body}
+        for body, conf, n in by_confidence:
+            confidence[body.value][conf.value] = n
+        return {
+            "minerals": n_minerals,
+            "by_body": self.species_by_body(),
+            "spectra": spectra,
+            "schema_version": head_revision(),
+            "groups": n_groups,
+            "occurrences": n_occ,
+            "references": n_refs,
+            "species_by_body_and_confidence": confidence,
+            "built": built is not None,
+            "database": self.url,
+        }
+
+    # ------------------------------------------------------------------ lookup
+    def resolve(self, name: str) -> tuple[str, str]:
+        """Resolve a species, group or alias name to ``("mineral"|"group", canonical name)``.
+
+        Raises
+        ------
+        MineralNotFound
+            With close matches suggested.
+        """
+        key = name_key(name)
+        if not key:
+            raise MineralNotFound("mineral name is empty; give an IMA mineral or group name")
+        with self.session() as s:
+            mineral = s.scalar(select(Mineral.name).where(Mineral.name_key == key))
+            if mineral:
+                return "mineral", mineral
+            group = s.scalar(select(MineralGroup.name).where(MineralGroup.name_key == key))
+            if group:
+                return "group", group
+            alias = s.scalar(
+                select(Alias)
+                .options(selectinload(Alias.mineral), selectinload(Alias.group))
+                .where(Alias.alias_key == key)
+            )
+            if alias is not None and alias.mineral is not None:
+                return "mineral", alias.mineral.name
+            if alias is not None and alias.group is not None:
+                return "group", alias.group.name
+            if alias is not None:
+                raise MineralNotFound(
+                    f"{name!r} is not a mineral ({alias.kind}); search MinDB with "
+                    "'lithoscope db search'"
+                )
+            names = list(s.scalars(select(Mineral.name_key)))
+
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.75)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise MineralNotFound(
+            f"mineral {name!r} is not in MinDB{hint} (run 'lithoscope db build' if MinDB is empty)"
+        )
+
+    def mineral(self, name: str) -> dict[str, Any]:
+        """The card of a species or group: the shape of ``lithoscope db show NAME --json``."""
+        kind, canonical = self.resolve(name)
+        if kind == "group":
+            return self._group_card(canonical)
+        with self.session() as s:
+            m = s.scalar(
+                select(Mineral)
+                .options(
+                    selectinload(Mineral.occurrences).selectinload(Occurrence.reference),
+                    selectinload(Mineral.detectability),
+                    selectinload(Mineral.reference),
+                )
+                .where(Mineral.name == canonical)
+            )
+            assert m is not None
+            groups = list(
+                s.scalars(
+                    select(MineralGroup.name)
+                    .join(GroupMember)
+                    .where(GroupMember.mineral_id == m.id)
+                    .order_by(MineralGroup.name)
+                )
+            )
+            aliases = list(
+                s.scalars(select(Alias.alias).where(Alias.mineral_id == m.id).order_by(Alias.alias))
+            )
+            n_spectra = dict(
+                s.execute(
+                    select(Spectrum.method, func.count())
+                    .where(Spectrum.mineral_id == m.id)
+                    .group_by(Spectrum.method)
+                ).all()
+            )
+            formula = parse_formula(m.formula)
+            occurrences = sorted(
+                (_occurrence_dict(o) for o in m.occurrences),
+                key=lambda o: (_BODY_ORDER[o["body"]], o["evidence"], o["setting"]),
+            )
+            return {
+                "kind": "mineral",
+                "name": m.name,
+                "formula": m.formula,
+                "formula_normalized": m.formula_normalized,
+                "elements": sorted(m.composition),
+                "composition": m.composition,
+                "crystal_system": m.crystal_system,
+                "space_group": m.space_group,
+                "structural_group": m.structural_group,
+                "mineral_class": m.mineral_class,
+                "ima_number": m.ima_number,
+                "ima_status": m.ima_status,
+                "molar_mass": round(m.molar_mass, 4),
+                "element_wt_percent": {
+                    k: round(v, 4) for k, v in formula.element_wt_percent().items()
+                },
+                "oxide_wt_percent": {k: round(v, 4) for k, v in formula.oxide_wt_percent().items()},
+                "charge_residual": round(m.charge_residual, 6),
+                "groups": groups,
+                "aliases": aliases,
+                "bodies": sorted({o["body"] for o in occurrences}, key=_BODY_ORDER.get),
+                "occurrences": occurrences,
+                "detectability": {
+                    d.method.value: {"level": d.level, "features": d.features, "basis": d.basis}
+                    for d in sorted(m.detectability, key=lambda d: d.method.value)
+                },
+                "spectra": {k.value: v for k, v in n_spectra.items()},
+                "source": m.reference.citation if m.reference else None,
+                "notes": formula.notes,
+            }
+
+    def _group_card(self, name: str) -> dict[str, Any]:
+        with self.session() as s:
+            g = s.scalar(
+                select(MineralGroup)
+                .options(
+                    selectinload(MineralGroup.members).selectinload(GroupMember.mineral),
+                    selectinload(MineralGroup.occurrences).selectinload(Occurrence.reference),
+                )
+                .where(MineralGroup.name == name)
+            )
+            assert g is not None
+            members = sorted(
+                ({"name": gm.mineral.name, "formula": gm.mineral.formula} for gm in g.members),
+                key=lambda m: m["name"],
+            )
+            occurrences = sorted(
+                (_occurrence_dict(o) for o in g.occurrences),
+                key=lambda o: (_BODY_ORDER[o["body"]], o["evidence"], o["setting"]),
+            )
+            return {
+                "kind": "group",
+                "name": g.name,
+                "members": members,
+                "bodies": sorted({o["body"] for o in occurrences}, key=_BODY_ORDER.get),
+                "occurrences": occurrences,
+            }
+
+    # ------------------------------------------------------------------ search
+    def search(
+        self,
+        *,
+        body: str | None = None,
+        elements: Sequence[str] = (),
+        evidence: str | None = None,
+        mineral_class: str | None = None,
+        name_contains: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Species matching all the given conditions, by name.
+
+        Parameters
+        ----------
+        body : {'moon', 'mars', 'meteorite'}, optional
+            Reported on this body.
+        elements : sequence of str
+            Contains every one of these elements (symbols, case as in the periodic table).
+        evidence : str, optional
+            With an occurrence of this evidence class (on ``body`` if given).
+        mineral_class : str, optional
+            E.g. ``'silicate'``, ``'oxide'``.
+        name_contains : str, optional
+            Case-insensitive substring of the name.
+        limit : int, optional
+            At most this many results.
+        """
+        if body is not None:
+            try:
+                body = Body(body.lower()).value
+            except ValueError:
+                raise InputError(
+                    f"--body {body!r} is not one of {', '.join(b.value for b in Body)}"
+                ) from None
+        if evidence is not None:
+            try:
+                evidence = Evidence(evidence.lower()).value
+            except ValueError:
+                raise InputError(
+                    f"--evidence {evidence!r} is not one of {', '.join(e.value for e in Evidence)}"
+                ) from None
+        symbols = _check_elements(elements)
+        query = select(Mineral).options(
+            selectinload(Mineral.occurrences), selectinload(Mineral.elements)
+        )
+        if body is not None or evidence is not None:
+            occ = select(Occurrence.mineral_id)
+            if body is not None:
+                occ = occ.where(Occurrence.body == Body(body))
+            if evidence is not None:
+                occ = occ.where(Occurrence.evidence == Evidence(evidence))
+            query = query.where(Mineral.id.in_(occ))
+        for symbol in symbols:
+            query = query.where(
+                Mineral.id.in_(
+                    select(MineralElement.mineral_id).where(MineralElement.element == symbol)
+                )
+            )
+        if mineral_class is not None:
+            query = query.where(func.lower(Mineral.mineral_class) == mineral_class.lower())
+        if name_contains:
+            query = query.where(Mineral.name_key.contains(name_key(name_contains)))
+        query = query.order_by(Mineral.name_key)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.session() as s:
+            out = []
+            for m in s.scalars(query):
+                out.append(
+                    {
+                        "name": m.name,
+                        "formula": m.formula,
+                        "elements": sorted(m.composition),
+                        "mineral_class": m.mineral_class,
+                        "crystal_system": m.crystal_system,
+                        "bodies": sorted(
+                            {o.body.value for o in m.occurrences}, key=_BODY_ORDER.get
+                        ),
+                    }
+                )
+        return out
+
+
+def _check_elements(elements: Iterable[str]) -> list[str]:
+
+    valid = {el.symbol for el in periodictable.elements if el.number > 0}
+    out = []
+    for raw in elements:
+        symbol = raw.strip()
+        fixed = symbol[:1].upper() + symbol[1:].lower()
+        if fixed not in valid:
+            raise InputError(
+                f"--element {raw!r} is not an element symbol; use symbols such as Ti, Fe, Mg"
+            )
+        out.append(fixed)
+    return out
