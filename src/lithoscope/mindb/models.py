@@ -29,6 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from lithoscope.methods import Method
+
 __all__ = [
     "Abundance",
     "Alias",
@@ -82,16 +84,6 @@ class Confidence(enum.StrEnum):
     CONFIRMED = "confirmed"
     REPORTED = "reported"
     TENTATIVE = "tentative"
-
-
-class Method(enum.StrEnum):
-    """Spectroscopic or diffraction method."""
-
-    RAMAN = "raman"
-    IR = "ir"
-    LIBS = "libs"
-    VNIR = "vnir"
-    XRD = "xrd"
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
