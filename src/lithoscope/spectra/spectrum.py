@@ -1,0 +1,308 @@
+"""The `Spectrum` data model and `SpectralCollection`, many spectra on one axis.
+
+The spectral axis always travels with the intensities (after RamanSPy's SpectralContainer). A
+collection holds a single axis; code that receives data on another axis refuses it with a clear
+message unless resampling is asked for.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from lithoscope.errors import InputError
+from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method
+
+__all__ = ["OutsidePolicy", "SpectralCollection", "Spectrum", "check_same_axis", "resample"]
+
+OutsidePolicy = Literal["nan", "zero", "edge", "error"]
+
+
+def _as_method(value: Method | str) -> Method:
+    try:
+        return Method(str(value).lower())
+    except ValueError:
+        raise InputError(
+            f"method {value!r} is not one of {', '.join(m.value for m in Method)}"
+        ) from None
+
+
+def _as_unit(value: AxisUnit | str | None, method: Method) -> AxisUnit:
+    if value is None:
+        return DEFAULT_UNIT[method]
+    try:
+        return AxisUnit(value)
+    except ValueError:
+        raise InputError(
+            f"axis unit {value!r} is not one of {', '.join(u.value for u in AxisUnit)}"
+        ) from None
+
+
+def _readonly(a: npt.ArrayLike, name: str, where: str) -> np.ndarray:
+    try:
+        arr = np.array(a, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{where}: {name} must be numbers ({exc})") from None
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """One spectrum: axis, unit, intensities, method and metadata.
+
+    Parameters
+    ----------
+    axis : array_like, shape (n,)
+        Strictly increasing positions (Raman shift, wavenumber, wavelength or 2-theta).
+    intensities : array_like, shape (n,)
+        Finite intensities, one per axis point.
+    method : {'raman', 'ir', 'libs', 'vnir', 'xrd'}
+        How it was measured.
+    unit : AxisUnit or str, optional
+        Axis unit; default: the usual unit of ``method``.
+    metadata : mapping, optional
+        Free metadata; lithoscope uses the keys ``mineral``, ``sample_id``, ``laser_nm``,
+        ``source``, ``file``, ``format`` and ``measured_chemistry``.
+
+    Raises
+    ------
+    InputError
+        Shapes differ, fewer than two points, non-finite values, or an axis that is not strictly
+        increasing (readers sort a decreasing axis with a warning before building a Spectrum).
+
+    Examples
+    --------
+    >>> s = Spectrum([100.0, 200.0, 300.0], [0.0, 1.0, 0.5], method="raman")
+    >>> s.unit.value, s.n_points
+    ('raman shift cm-1', 3)
+    """
+
+    axis: np.ndarray
+    intensities: np.ndarray
+    method: Method
+    unit: AxisUnit = None  # type: ignore[assignment]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        method = _as_method(self.method)
+        where = str(self.metadata.get("file", "spectrum")) if self.metadata else "spectrum"
+        axis = _readonly(self.axis, "axis", where)
+        y = _readonly(self.intensities, "intensities", where)
+        if axis.ndim != 1 or y.ndim != 1 or axis.shape != y.shape:
+            raise InputError(
+                f"{where}: axis and intensities must be 1-D of equal length, got shapes "
+                f"{axis.shape} and {y.shape}"
+            )
+        if axis.size < 2:
+            raise InputError(f"{where}: a spectrum needs at least 2 points, got {axis.size}")
+        if not np.all(np.isfinite(axis)) or not np.all(np.isfinite(y)):
+            bad = int(np.flatnonzero(~(np.isfinite(axis) & np.isfinite(y)))[0])
+            raise InputError(f"{where}: point {bad} is NaN or infinite; remove or fix that point")
+        steps = np.diff(axis)
+        if np.any(steps <= 0):
+            bad = int(np.flatnonzero(steps <= 0)[0])
+            raise InputError(
+                f"{where}: axis must be strictly increasing; point {bad + 1} "
+                f"({axis[bad + 1]:g}) follows {axis[bad]:g}; sort it and merge duplicates"
+            )
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "unit", _as_unit(self.unit, method))
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "intensities", y)
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    @property
+    def n_points(self) -> int:
+        return int(self.axis.size)
+
+    @property
+    def label(self) -> str | None:
+        """The mineral name in the metadata, if any."""
+        return self.metadata.get("mineral")
+
+    def checksum(self) -> str:
+        """sha256 of axis and intensities as little-endian float64 (the content identity)."""
+        digest = hashlib.sha256()
+        digest.update(self.axis.astype("<f8").tobytes())
+        digest.update(self.intensities.astype("<f8").tobytes())
+        return digest.hexdigest()
+
+    def with_intensities(self, intensities: npt.ArrayLike, **metadata: Any) -> Spectrum:
+        """A copy with new intensities on the same axis (and extra metadata)."""
+        return replace(self, intensities=intensities, metadata={**self.metadata, **metadata})
+
+    def resample(self, grid: npt.ArrayLike, *, outside: OutsidePolicy = "nan") -> Spectrum:
+        """This spectrum linearly interpolated onto ``grid`` (see `resample`)."""
+        grid_arr = np.asarray(grid, dtype=np.float64)
+        y = resample(self.axis, self.intensities, grid_arr, outside=outside, where=self._where())
+        if outside == "nan" and np.isnan(y).any():
+            raise InputError(
+                f"{self._where()}: grid {grid_arr[0]:g}-{grid_arr[-1]:g} extends beyond the "
+                f"measured range {self.axis[0]:g}-{self.axis[-1]:g}; a Spectrum cannot hold "
+                "NaN, so pass outside='zero' or 'edge', or crop the grid"
+            )
+        return replace(self, axis=grid_arr, intensities=y)
+
+    def _where(self) -> str:
+        return str(self.metadata.get("file", "spectrum"))
+
+    def __repr__(self) -> str:
+        label = f" {self.label!r}" if self.label else ""
+        return (
+            f"<Spectrum{label} {self.method.value} {self.n_points} points "
+            f"{self.axis[0]:g}-{self.axis[-1]:g} {self.unit.value}>"
+        )
+
+
+def resample(
+    axis: npt.ArrayLike,
+    intensities: npt.ArrayLike,
+    grid: npt.ArrayLike,
+    *,
+    outside: OutsidePolicy = "nan",
+    where: str = "spectrum",
+) -> np.ndarray:
+    """Linear interpolation of ``intensities`` from ``axis`` onto ``grid``.
+
+    Parameters
+    ----------
+    axis, intensities : array_like, shape (n,)
+        Increasing axis and its intensities.
+    grid : array_like, shape (m,)
+        Increasing target axis.
+    outside : {'nan', 'zero', 'edge', 'error'}, default='nan'
+        Value of grid points outside the measured range: NaN (explicitly unknown), 0, the
+        nearest measured value, or raise `InputError`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (m,)
+
+    Examples
+    --------
+    >>> resample([0, 10], [0, 1], [0, 5, 20], outside="zero").tolist()
+    [0.0, 0.5, 0.0]
+    """
+    x = np.asarray(axis, dtype=np.float64)
+    y = np.asarray(intensities, dtype=np.float64)
+    g = np.asarray(grid, dtype=np.float64)
+    if g.ndim != 1 or g.size < 2 or np.any(np.diff(g) <= 0):
+        raise InputError(f"{where}: grid must be 1-D, strictly increasing, with >= 2 points")
+    out = np.interp(g, x, y)
+    beyond = (g < x[0]) | (g > x[-1])
+    if beyond.any():
+        if outside == "error":
+            raise InputError(
+                f"{where}: grid {g[0]:g}-{g[-1]:g} extends beyond the measured range "
+                f"{x[0]:g}-{x[-1]:g}; crop the grid or choose outside='nan', 'zero' or 'edge'"
+            )
+        if outside == "nan":
+            out[beyond] = np.nan
+        elif outside == "zero":
+            out[beyond] = 0.0
+        elif outside != "edge":
+            raise InputError(f"outside={outside!r} is not one of 'nan', 'zero', 'edge', 'error'")
+    return out
+
+
+def check_same_axis(
+    expected: npt.ArrayLike,
+    got: npt.ArrayLike,
+    *,
+    what: str = "data",
+    rtol: float = 1e-9,
+) -> None:
+    """Raise `InputError` unless ``got`` is the same axis as ``expected``."""
+    e = np.asarray(expected, dtype=np.float64)
+    g = np.asarray(got, dtype=np.float64)
+    if e.shape != g.shape or not np.allclose(e, g, rtol=rtol, atol=0):
+        raise InputError(
+            f"{what} is on another axis ({g.size} points {g.min():g}-{g.max():g}) than the one "
+            f"expected ({e.size} points {e.min():g}-{e.max():g}); resample it first "
+            "(e.g. resample=True) or use a model trained on this axis"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SpectralCollection:
+    """Many spectra of one method on one shared axis, as a 2-D array for models.
+
+    Parameters
+    ----------
+    axis : array_like, shape (n_points,)
+    X : array_like, shape (n_spectra, n_points)
+    method, unit : as for `Spectrum`
+    metadata : sequence of mappings, one per spectrum
+    """
+
+    axis: np.ndarray
+    X: np.ndarray
+    method: Method
+    unit: AxisUnit = None  # type: ignore[assignment]
+    metadata: Sequence[Mapping[str, Any]] = ()
+
+    def __post_init__(self) -> None:
+        method = _as_method(self.method)
+        axis = _readonly(self.axis, "axis", "collection")
+        X = np.array(self.X, dtype=np.float64, copy=True)
+        if X.ndim != 2 or X.shape[1] != axis.size:
+            raise InputError(
+                f"collection: X must have shape (n_spectra, {axis.size}), got {X.shape}"
+            )
+        if np.any(np.diff(axis) <= 0):
+            raise InputError("collection: axis must be strictly increasing")
+        metadata = [dict(m) for m in self.metadata] or [{} for _ in range(X.shape[0])]
+        if len(metadata) != X.shape[0]:
+            raise InputError(
+                f"collection: {len(metadata)} metadata entries for {X.shape[0]} spectra"
+            )
+        X.setflags(write=False)
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "unit", _as_unit(self.unit, method))
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "X", X)
+        object.__setattr__(self, "metadata", tuple(metadata))
+
+    @classmethod
+    def from_spectra(
+        cls,
+        spectra: Iterable[Spectrum],
+        grid: npt.ArrayLike | None = None,
+        *,
+        outside: OutsidePolicy = "zero",
+    ) -> SpectralCollection:
+        """Put spectra of one method and unit on ``grid`` (default: the first one's axis)."""
+        items = list(spectra)
+        if not items:
+            raise InputError("no spectra given; a collection needs at least one")
+        method, unit = items[0].method, items[0].unit
+        for s in items[1:]:
+            if s.method != method or s.unit != unit:
+                raise InputError(
+                    f"{s.metadata.get('file', 'spectrum')}: {s.method.value} / {s.unit.value} "
+                    f"cannot join a collection of {method.value} / {unit.value}"
+                )
+        g = items[0].axis if grid is None else np.asarray(grid, dtype=np.float64)
+        X = np.vstack([resample(s.axis, s.intensities, g, outside=outside) for s in items])
+        return cls(g, X, method, unit, [s.metadata for s in items])
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+    def __getitem__(self, i: int) -> Spectrum:
+        return Spectrum(self.axis, self.X[i], self.method, self.unit, self.metadata[i])
+
+    @property
+    def labels(self) -> list[str | None]:
+        return [m.get("mineral") for m in self.metadata]
+
+    @property
+    def groups(self) -> list[str | None]:
+        """Sample ids (RRUFF ids), the grouping key of every split."""
+        return [m.get("sample_id") for m in self.metadata]
