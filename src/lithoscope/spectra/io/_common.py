@@ -1,0 +1,98 @@
+"""Shared reading helpers: size and binary checks, decoding, axis repair, warnings."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from lithoscope.errors import InputError
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "SpectrumFileError",
+    "SpectrumWarning",
+    "check_file",
+    "decode",
+    "repair_axis",
+]
+
+# A spectrum or spectral table file larger than this is refused before it is read.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
+class SpectrumFileError(InputError):
+    """A spectrum file that cannot be read; the message names file, line and fix."""
+
+
+class SpectrumWarning(UserWarning):
+    """A spectrum file was read, but something was repaired (e.g. a decreasing axis sorted)."""
+
+
+def check_file(path: Path) -> None:
+    """Refuse missing, non-regular, empty and oversized files before reading them."""
+    if not path.exists():
+        raise SpectrumFileError(f"{path}: no such file; check the path")
+    if not path.is_file():
+        raise SpectrumFileError(f"{path}: not a regular file; give a spectrum file")
+    size = path.stat().st_size
+    if size == 0:
+        raise SpectrumFileError(f"{path}: file is empty; export the spectrum again")
+    if size > MAX_FILE_BYTES:
+        raise SpectrumFileError(
+            f"{path}: file is {size / 1e9:.1f} GB, more than the "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MB a spectrum file may have; split it or check "
+            "that it is a spectrum"
+        )
+
+
+def decode(data: bytes, name: str) -> str:
+    """Text of a spectrum file: UTF-8 (with or without BOM), else Latin-1; binary is refused."""
+    head = data[:65536]
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        raise SpectrumFileError(
+            f"{name}: binary content (NUL byte at offset {nul}); "
+            "give a text spectrum file (RRUFF, CSV/TSV, JCAMP-DX)"
+        )
+    control = sum(1 for b in head if b < 9 or 13 < b < 32)
+    if control > max(8, len(head) // 100):
+        raise SpectrumFileError(
+            f"{name}: binary content ({control} control bytes in the first {len(head)}); give a "
+            "text spectrum file (RRUFF, CSV/TSV, JCAMP-DX)"
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def repair_axis(
+    x: np.ndarray, y: np.ndarray, name: str, lines: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sort a decreasing or unordered axis (with a warning); refuse duplicated positions."""
+    if x.size >= 2 and np.any(np.diff(x) <= 0):
+        order = np.argsort(x, kind="stable")
+        xs = x[order]
+        dup = np.flatnonzero(np.diff(xs) == 0)
+        if dup.size:
+            i, j = order[dup[0]], order[dup[0] + 1]
+            where = (
+                f"lines {int(lines[i])} and {int(lines[j])}"
+                if lines is not None
+                else f"points {i} and {j}"
+            )
+            raise SpectrumFileError(
+                f"{name} {where}: axis value {xs[dup[0]]:g} appears twice; remove one of the "
+                "duplicated points"
+            )
+        decreasing = bool(np.all(np.diff(x) < 0))
+        warnings.warn(
+            f"{name}: axis was {'decreasing' if decreasing else 'not in order'}; sorted it "
+            "into increasing order",
+            SpectrumWarning,
+            stacklevel=3,
+        )
+        return xs, y[order]
+    return x, y

@@ -1,0 +1,165 @@
+"""RRUFF spectrum files, in the 2019 format and the current rruff.net format.
+
+Both formats are ``##KEY=value`` header lines, then ``x, y`` lines, then ``##END=``. The 2019
+files carry the laser wavelength and the method only in the file name
+(``Mineral__R040018__Raman__532__0__unoriented__Raman_Data_Processed__26073.txt``); current files
+add ``##FILETYPE``, ``##RAMAN WAVELENGTH``, ``##ORIENTATION``, ``##CELL PARAMETERS``, ``##PIN_ID``
+and an https ``##URL``. Header values win over the file name.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+
+from lithoscope.methods import Method
+from lithoscope.spectra.io._common import SpectrumFileError, repair_axis
+from lithoscope.spectra.spectrum import Spectrum
+
+__all__ = ["looks_like_rruff", "parse_rruff"]
+
+_RRUFF_ID = re.compile(r"\b([RX]\d{6}(?:[-_][0-9A-Za-z]+)?)\b")
+_NAME_METHOD = {"raman": Method.RAMAN, "infrared": Method.IR, "ir": Method.IR}
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_DATA_LINE = re.compile(rf"^\s*({_NUMBER})\s*[,;\t ]\s*({_NUMBER})\s*,?\s*$")
+
+
+def looks_like_rruff(text: str) -> bool:
+    """True when the text starts like a RRUFF spectrum file."""
+    head = text.lstrip()[:2000].upper()
+    return head.startswith("##") and ("##NAMES=" in head or "##RRUFFID=" in head)
+
+
+def _method_from(header: dict[str, str], filename: str) -> Method | None:
+    filetype = header.get("FILETYPE", "").lower()
+    for word, method in _NAME_METHOD.items():
+        if re.search(rf"\b{word}\b", filetype):
+            return method
+    if "RAMAN WAVELENGTH" in header:
+        return Method.RAMAN
+    for token in filename.split("__"):
+        method = _NAME_METHOD.get(token.lower())
+        if method is not None:
+            return method
+    return None
+
+
+def _laser_from(header: dict[str, str], filename: str, name: str) -> float | None:
+    value = header.get("RAMAN WAVELENGTH") or header.get("LASER WAVELENGTH")
+    if value:
+        match = re.search(_NUMBER, value)
+        if match is None:
+            raise SpectrumFileError(
+                f"{name}: ##RAMAN WAVELENGTH={value!r} is not a number of nm; fix the header"
+            )
+        return float(match.group(0))
+    parts = filename.split("__")
+    for i, token in enumerate(parts[:-1]):
+        if token.lower() == "raman" and re.fullmatch(r"\d{3,4}", parts[i + 1]):
+            return float(parts[i + 1])
+    return None
+
+
+def parse_rruff(
+    text: str, name: str, *, filename: str | None = None, method: Method | str | None = None
+) -> Spectrum:
+    """Parse the text of a RRUFF spectrum file.
+
+    Parameters
+    ----------
+    text : str
+        File content (any mix of CRLF and LF).
+    name : str
+        How to name the file in messages (its path).
+    filename : str, optional
+        The bare file name, searched for the method and laser of the 2019 format.
+    method : Method or str, optional
+        Method to use when neither header nor file name tells it.
+
+    Returns
+    -------
+    Spectrum
+        With metadata ``mineral`` (``##NAMES``), ``sample_id`` (``##RRUFFID``, else from the URL
+        or file name), ``laser_nm``, ``format`` ('rruff-2019' or 'rruff-current'), the chemistry
+        and the other header fields (lower-case keys).
+    """
+    filename = filename or name.rsplit("/", 1)[-1]
+    header: dict[str, str] = {}
+    xs: list[float] = []
+    ys: list[float] = []
+    line_numbers: list[int] = []
+    ended = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("##"):
+            key, sep, value = line[2:].partition("=")
+            if not sep:
+                raise SpectrumFileError(
+                    f"{name} line {number}: header line {line[:40]!r} has no '='; "
+                    "RRUFF headers are ##KEY=value"
+                )
+            key = key.strip().upper()
+            if key == "END":
+                ended = True
+                continue
+            header[key] = html.unescape(value.strip())
+            continue
+        if ended:
+            raise SpectrumFileError(
+                f"{name} line {number}: data after ##END=; remove the lines after ##END="
+            )
+        match = _DATA_LINE.match(line)
+        if match is None:
+            raise SpectrumFileError(
+                f"{name} line {number}: expected two numbers separated by a comma, got "
+                f"{line[:40]!r}; fix or remove that line"
+            )
+        x, y = float(match.group(1)), float(match.group(2))
+        if not (np.isfinite(x) and np.isfinite(y)):
+            raise SpectrumFileError(
+                f"{name} line {number}: {line[:40]!r} is not finite; fix or remove that line"
+            )
+        xs.append(x)
+        ys.append(y)
+        line_numbers.append(number)
+    if not header.get("NAMES") and not header.get("RRUFFID"):
+        raise SpectrumFileError(f"{name}: no ##NAMES or ##RRUFFID header; not a RRUFF file")
+    if len(xs) < 2:
+        raise SpectrumFileError(
+            f"{name}: {len(xs)} data point(s); a spectrum needs at least 2 'x, y' lines"
+        )
+    found_method = _method_from(header, filename)
+    if found_method is None:
+        if method is None:
+            raise SpectrumFileError(
+                f"{name}: neither the header nor the file name tells the method; pass it "
+                "explicitly (e.g. --method raman)"
+            )
+        found_method = Method(str(method).lower())
+    x_arr, y_arr = repair_axis(np.array(xs), np.array(ys), name, np.array(line_numbers))
+    sample_id = header.get("RRUFFID")
+    if not sample_id:
+        match = _RRUFF_ID.search(header.get("URL", "")) or _RRUFF_ID.search(filename)
+        sample_id = match.group(1) if match else None
+    current = any(k in header for k in ("FILETYPE", "RAMAN WAVELENGTH", "PIN_ID")) or header.get(
+        "URL", ""
+    ).startswith("https://www.rruff.net")
+    metadata = {
+        "mineral": header.get("NAMES") or None,
+        "sample_id": sample_id,
+        "laser_nm": _laser_from(header, filename, name) if found_method is Method.RAMAN else None,
+        "source": "RRUFF",
+        "file": name,
+        "format": "rruff-current" if current else "rruff-2019",
+        "ideal_chemistry": header.get("IDEAL CHEMISTRY"),
+        "measured_chemistry": header.get("MEASURED CHEMISTRY"),
+    }
+    for key, value in header.items():
+        lower = key.lower().replace(" ", "_")
+        if lower not in {"names", "rruffid", "ideal_chemistry", "measured_chemistry"}:
+            metadata.setdefault(lower, value)
+    return Spectrum(x_arr, y_arr, found_method, None, metadata)
