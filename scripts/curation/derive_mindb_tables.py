@@ -393,7 +393,6 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("H2O ice", "Ice", "class", VIVIANO),
     ("water ice", "Ice", "class", VIVIANO),
     ("chloride", "Halite", "class", VIVIANO + " (CRISM chloride class; halite used as representative)"),
-    ("Chloride", "Halite", "class", VIVIANO),
     # native elements spelling
     ("sulfur", "Sulphur", "spelling", "IMA/RRUFF species name 'Sulphur' (" + RRUFF_2021 + ")"),
     ("aluminum", "Aluminium", "spelling", "IMA/RRUFF species name 'Aluminium' (" + RRUFF_2021 + ")"),
@@ -483,6 +482,98 @@ ROW_OVERRIDES: list[tuple[str, str, str, str, str | None, str]] = [
 # ---------------------------------------------------------------------------
 ADDED_ROWS: list[tuple[str, str, str, str, str, str, str, str]] = []
 
+DYMEK_1975 = (
+    "Dymek R.F., Albee A.L., Chodos A.A. (1975) Comparative petrology of lunar cumulate rocks of possible "
+    "primary origin: dunite 72415, troctolite 76535, norite 78235, and anorthosite 62237. Proceedings of "
+    "the 6th Lunar Science Conference, 301-341"
+)
+CE6_LI_2024 = (
+    "Li C., Hu H., Yang M.-F., Liu J., Zhou Q., Ren X., Liu B., Liu D., Zeng X., Zuo W., Zhang G., Zhang H., "
+    "Yang S., Wang Q., Deng X., Gao X., Su Y., Wen W., Ouyang Z. (2024) Nature of the lunar far-side samples "
+    "returned by the Chang'E-6 mission. National Science Review, doi:10.1093/nsr/nwae328"
+)
+EHLMANN_2009 = (
+    "Ehlmann B.L., Mustard J.F., Swayze G.A., Clark R.N., Bishop J.L., Poulet F., Des Marais D.J., Roach L.H., "
+    "Milliken R.E., Wray J.J., Barnouin-Jha O., Murchie S.L. (2009) Identification of hydrated silicate minerals "
+    "on Mars using MRO-CRISM: Geologic context near Nili Fossae and implications for aqueous alteration. "
+    "Journal of Geophysical Research 114:E00D08"
+)
+EHLMANN_EDWARDS_2014 = (
+    "Ehlmann B.L. & Edwards C.S. (2014) Mineralogy of the Martian surface. Annual Review of Earth and "
+    "Planetary Sciences 42:291-315"
+)
+ADDED_ROWS += [
+    # --- Moon ---
+    ("Forsterite", "moon", "Mg-suite dunite 72415 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
+     "cumulate olivine (about Fo88); forsterite is missing from the Hazen & Morrison Lunar column"),
+    ("Forsterite", "moon", "Mg-suite troctolite 76535 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
+     "magnesian olivine (about Fo87)"),
+    ("Anorthite", "moon", "Mg-suite troctolite 76535 and ferroan anorthosite 62237", "returned sample", "major", "confirmed", DYMEK_1975,
+     "calcic plagioclase (An > 90)"),
+    ("Enstatite", "moon", "Mg-suite norite 78235 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
+     "cumulus orthopyroxene (Mg-rich, En > 50)"),
+    ("Zircon", "moon", "Apollo 17 impact-melt breccia 72215", "returned sample", "trace", "confirmed",
+     "Nemchin A., Timms N., Pidgeon R., Geisler T., Reddy S., Meyer C. (2009) Timing of crystallization of the lunar "
+     "magma ocean constrained by the oldest zircon. Nature Geoscience 2:133-136", "4.417 Ga zircon"),
+    ("Merrillite", "moon", "KREEP basalts and Mg-suite and alkali-suite rocks (Apollo 14, 15, 17)", "returned sample", "accessory", "confirmed",
+     "Jolliff B.L., Hughes J.M., Freeman J.J., Zeigler R.A. (2006) Crystal chemistry of lunar merrillite and comparison "
+     "to other meteoritic and planetary suites of whitlockite and merrillite. American Mineralogist 91:1583-1595",
+     "REE-rich merrillite; lunar 'whitlockite' of older literature is merrillite (no H)"),
+    ("apatite", "moon", "mare basalts and highland rocks (Apollo samples)", "returned sample", "accessory", "confirmed",
+     "Boyce J.W., Liu Y., Rossman G.R., Guan Y., Eiler J.M., Stolper E.M., Taylor L.A. (2010) Lunar apatite with "
+     "terrestrial volatile abundances. Nature 466:466-469", "apatite with measurable OH; species per grain not given in this summary"),
+    ("apatite", "moon", "mare basalts 12039, 14053, 15058 (Apollo)", "returned sample", "accessory", "confirmed",
+     "McCubbin F.M., Steele A., Hauri E.H., Nekvasil H., Yamashita S., Hemley R.J. (2010) Nominally hydrous magmatism "
+     "on the Moon. Proceedings of the National Academy of Sciences 107:11223-11228", "OH-bearing apatite"),
+    ("Eskolaite", "moon", "Apollo 17 regolith (Taurus-Littrow valley); also Luna 24 regolith (Mare Crisium)", "returned sample", "trace", "reported",
+     "Mokhov A.V., Rybchuk A.P., Kartashov P.M., Gornostaeva T.A., Bogatikov O.A. (2017) Eskolaite in the regolith of "
+     "the Taurus-Littrow Valley. Doklady Earth Sciences 475:923-925", "SEM identification; condensate (impact vapour) origin proposed by the authors"),
+    ("Periclase", "moon", "Apollo 15 regolith breccia 15299 (shock melt)", "returned sample", "trace", "reported",
+     "[authors not shown in copy seen] (2022) Apollo 15 regolith breccia provides first natural evidence for olivine "
+     "incongruent melting. American Mineralogist (Mineralogical Society of America)",
+     "reported as ferropericlase ((Mg,Fe)O, Mg > Fe), i.e. IMA species periclase; formed from shock melting of olivine"),
+    ("Novograblenovite", "moon", "Chang'e-5 regolith (Oceanus Procellarum)", "returned sample", "trace", "tentative",
+     "Jin S. et al. (2024) Evidence of a hydrated mineral enriched in water and ammonium molecules in the Chang'e-5 "
+     "lunar sample. Nature Astronomy 8:1127-1137",
+     "reported as ULM-1, (NH4)MgCl3·6H2O, the composition of novograblenovite; tentative because a lunar origin (versus "
+     "terrestrial contamination) has been questioned"),
+    ("plagioclase", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024,
+     "32.6% plagioclase (anorthite and bytownite) by XRD"),
+    ("Anorthite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024,
+     "reported as anorthite and bytownite"),
+    ("Augite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024, "19.7%"),
+    ("Pigeonite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "minor", "confirmed", CE6_LI_2024, "10%"),
+    ("orthopyroxene", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "accessory", "confirmed", CE6_LI_2024, "3.6%"),
+    ("olivine", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "trace", "confirmed", CE6_LI_2024, "0.5%"),
+    ("Ice", "moon", "Cabeus crater permanently shadowed region (LCROSS impact ejecta plume)", "orbital", "unknown", "confirmed",
+     "Colaprete A. et al. (2010) Detection of water in the LCROSS ejecta plume. Science 330:463-468",
+     "about 5.6 wt% water ice in the ejecta; LCROSS impactor and shepherding spacecraft (remote sensing, counted as orbital)"),
+    # --- Mars ---
+    ("Prehnite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
+     "instrument: MRO CRISM; low-grade metamorphic / hydrothermal assemblage"),
+    ("Analcime", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
+     "instrument: MRO CRISM; zeolite"),
+    ("Kaolinite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
+     "instrument: MRO CRISM"),
+    ("chlorite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
+     "instrument: MRO CRISM; species not resolved"),
+    ("serpentine", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
+     "instrument: MRO CRISM; species not resolved"),
+    ("Magnesite", "mars", "Nili Fossae olivine-carbonate unit", "orbital", "unknown", "reported", EHLMANN_EDWARDS_2014,
+     "instrument: MRO CRISM; Mg-carbonate (review)"),
+    ("smectite", "mars", "Noachian Fe/Mg-phyllosilicate-bearing terrains (global)", "orbital", "unknown", "confirmed", EHLMANN_EDWARDS_2014,
+     "instruments: Mars Express OMEGA, MRO CRISM; the most common Martian phyllosilicates (review)"),
+    ("Cristobalite", "mars", "basaltic shergottite NWA 856", "meteorite", "trace", "confirmed",
+     "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
+     "Meteoritics & Planetary Science 41:913-923", "late-stage magmatic silica"),
+    ("Quartz", "mars", "basaltic shergottite NWA 856", "meteorite", "trace", "confirmed",
+     "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
+     "Meteoritics & Planetary Science 41:913-923", "late-stage magmatic silica"),
+]
+
+
+_ANION = re.compile(r"\(((?:[A-Z][a-z]?\d*)+O\d+)\)(?![\d.])")
+
 
 def _clean_formula(text: str) -> str:
     text = html.unescape(text)
@@ -490,6 +581,9 @@ def _clean_formula(text: str) -> str:
     text = text.replace("[box]", "□")
     # drop trailing free-text ranges such as "(x = 0-0.07)": the formula column holds formulae only
     text = re.sub(r"\s+\([a-z]\s*[=≈<>≤].*\)$", "", text)
+    # brackets around one complete oxyanion group with multiplicity 1 are dropped, as in the
+    # IMA list of minerals: Mg2(SiO4) -> Mg2SiO4, Ca(Al2Si2O8) -> CaAl2Si2O8
+    text = _ANION.sub(r"\1", text)
     return re.sub(r"\s+", " ", text).strip()
 
 
@@ -809,16 +903,12 @@ def main() -> None:
             raise ValueError(f"alias {alias!r}: target {tgt!r} is not in minerals.csv")
         if alias.lower() in names_lower and alias.lower() != tgt.lower():
             raise ValueError(f"alias {alias!r} collides with a species name")
-        if alias.lower() in alias_seen:
-            continue
-        alias_seen.add(alias.lower())
+        if name_key(alias) in alias_seen:
+            raise ValueError(f"alias {alias!r} listed twice")
+        alias_seen.add(name_key(alias))
         alias_rows.append({"alias": alias, "target": tgt, "kind": kind, "source": source})
-    for name in sorted(used, key=str.lower):
-        ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-        if ascii_name != name and ascii_name.lower() not in alias_seen and ascii_name.lower() not in names_lower:
-            alias_seen.add(ascii_name.lower())
-            alias_rows.append({"alias": ascii_name, "target": name, "kind": "spelling",
-                               "source": "RRUFF 'Mineral Name (plain)' spelling; " + RRUFF_2021})
+    # No diacritic-free spelling aliases: the loader matches names accent-insensitively
+    # (lithoscope.mindb.names.name_key), so "Ulvospinel" already finds Ulvöspinel.
 
     check(mineral_rows, group_rows, alias_rows, occ)
     out = args.out
@@ -829,8 +919,21 @@ def main() -> None:
     report(mineral_rows, group_rows, alias_rows, occ)
 
 
+def name_key(name: str) -> str:
+    """Same matching key as lithoscope.mindb.names.name_key (case- and accent-insensitive)."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"\s+", " ", stripped).strip().casefold()
+
+
 def check(minerals, groups, aliases, occ) -> None:
     names = [m["name"] for m in minerals]
+    keys = Counter(name_key(n) for n in names)
+    assert all(v == 1 for v in keys.values()), [n for n, v in keys.items() if v > 1]
+    assert not ({name_key(g["group"]) for g in groups} & set(keys)), "group name equals a species name"
+    alias_keys = Counter(name_key(a["alias"]) for a in aliases)
+    assert all(v == 1 for v in alias_keys.values()), [n for n, v in alias_keys.items() if v > 1]
+    assert not (set(alias_keys) & set(keys)), f"alias equals a species name: {set(alias_keys) & set(keys)}"
     lower = Counter(n.lower() for n in names)
     assert all(v == 1 for v in lower.values()), [n for n, v in lower.items() if v > 1]
     group_names = {g["group"] for g in groups}
