@@ -62,6 +62,81 @@ def _laser_from(header: dict[str, str], filename: str, name: str) -> float | Non
     return None
 
 
+_DATA_BLOCK = re.compile(rf"(?:[ \t]*(?:{_NUMBER}[ \t]*[,;\t ][ \t]*{_NUMBER}[ \t]*,?)?[ \t]*\n)*")
+
+
+def _header_line(line: str, number: int, name: str, header: dict[str, str]) -> bool:
+    """Store a ``##KEY=value`` line; True if it is ``##END=``."""
+    key, sep, value = line[2:].partition("=")
+    if not sep:
+        raise SpectrumFileError(
+            f"{name} line {number}: header line {line[:40]!r} has no '='; "
+            "RRUFF headers are ##KEY=value"
+        )
+    key = key.strip().upper()
+    if key == "END":
+        return True
+    header[key] = html.unescape(value.strip())
+    return False
+
+
+def _parse_lines(text: str, name: str) -> tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray]:
+    lines = text.splitlines()
+    header: dict[str, str] = {}
+    start, stop = 0, len(lines)
+    ended = False
+    # header block at the top, ##END= and blank lines at the bottom
+    while start < stop and (not lines[start].strip() or lines[start].lstrip().startswith("##")):
+        line = lines[start].strip()
+        if line:
+            ended = _header_line(line, start + 1, name, header) or ended
+        start += 1
+    tail_end = False
+    while stop > start and (
+        not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("##")
+    ):
+        line = lines[stop - 1].strip()
+        if line:
+            tail_end = _header_line(line, stop, name, header) or tail_end
+        stop -= 1
+    if ended and stop > start:
+        raise SpectrumFileError(
+            f"{name} line {start + 1}: data after ##END=; remove the lines after ##END="
+        )
+    body_lines = lines[start:stop]
+    block = "\n".join(body_lines) + "\n" if body_lines else ""
+    if _DATA_BLOCK.fullmatch(block):
+        values = np.array(block.replace(",", " ").replace(";", " ").split(), dtype=np.float64)
+        if np.all(np.isfinite(values)):
+            pairs = values.reshape(-1, 2)
+            if pairs.shape[0] == len(body_lines):
+                numbers = np.arange(start + 1, stop + 1)
+            else:  # blank lines among the data
+                numbers = np.array([start + 1 + i for i, ln in enumerate(body_lines) if ln.strip()])
+            return header, pairs[:, 0].copy(), pairs[:, 1].copy(), numbers
+    body = [(i + 1, lines[i]) for i in range(start, stop) if lines[i].strip()]
+    # slow path: find the first bad line for the message
+    for number, raw in body:
+        line = raw.strip()
+        if line.startswith("##"):
+            raise SpectrumFileError(
+                f"{name} line {number}: header line among the data; move it above the data"
+            )
+        match = _DATA_LINE.match(line)
+        if match is None:
+            raise SpectrumFileError(
+                f"{name} line {number}: expected two numbers separated by a comma, got "
+                f"{line[:40]!r}; fix or remove that line"
+            )
+        if not all(np.isfinite(float(g)) for g in match.groups()):
+            raise SpectrumFileError(
+                f"{name} line {number}: {line[:40]!r} is not finite; fix or remove that line"
+            )
+    raise SpectrumFileError(
+        f"{name}: data lines could not be read; check the file"
+    )  # pragma: no cover
+
+
 def parse_rruff(
     text: str, name: str, *, filename: str | None = None, method: Method | str | None = None
 ) -> Spectrum:
@@ -86,51 +161,12 @@ def parse_rruff(
         and the other header fields (lower-case keys).
     """
     filename = filename or name.rsplit("/", 1)[-1]
-    header: dict[str, str] = {}
-    xs: list[float] = []
-    ys: list[float] = []
-    line_numbers: list[int] = []
-    ended = False
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith("##"):
-            key, sep, value = line[2:].partition("=")
-            if not sep:
-                raise SpectrumFileError(
-                    f"{name} line {number}: header line {line[:40]!r} has no '='; "
-                    "RRUFF headers are ##KEY=value"
-                )
-            key = key.strip().upper()
-            if key == "END":
-                ended = True
-                continue
-            header[key] = html.unescape(value.strip())
-            continue
-        if ended:
-            raise SpectrumFileError(
-                f"{name} line {number}: data after ##END=; remove the lines after ##END="
-            )
-        match = _DATA_LINE.match(line)
-        if match is None:
-            raise SpectrumFileError(
-                f"{name} line {number}: expected two numbers separated by a comma, got "
-                f"{line[:40]!r}; fix or remove that line"
-            )
-        x, y = float(match.group(1)), float(match.group(2))
-        if not (np.isfinite(x) and np.isfinite(y)):
-            raise SpectrumFileError(
-                f"{name} line {number}: {line[:40]!r} is not finite; fix or remove that line"
-            )
-        xs.append(x)
-        ys.append(y)
-        line_numbers.append(number)
+    header, x_arr, y_arr, line_numbers = _parse_lines(text, name)
     if not header.get("NAMES") and not header.get("RRUFFID"):
         raise SpectrumFileError(f"{name}: no ##NAMES or ##RRUFFID header; not a RRUFF file")
-    if len(xs) < 2:
+    if x_arr.size < 2:
         raise SpectrumFileError(
-            f"{name}: {len(xs)} data point(s); a spectrum needs at least 2 'x, y' lines"
+            f"{name}: {x_arr.size} data point(s); a spectrum needs at least 2 'x, y' lines"
         )
     found_method = _method_from(header, filename)
     if found_method is None:
@@ -140,7 +176,7 @@ def parse_rruff(
                 "explicitly (e.g. --method raman)"
             )
         found_method = Method(str(method).lower())
-    x_arr, y_arr = repair_axis(np.array(xs), np.array(ys), name, np.array(line_numbers))
+    x_arr, y_arr = repair_axis(x_arr, y_arr, name, line_numbers)
     sample_id = header.get("RRUFFID")
     if not sample_id:
         match = _RRUFF_ID.search(header.get("URL", "")) or _RRUFF_ID.search(filename)
