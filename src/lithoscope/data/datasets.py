@@ -1,0 +1,261 @@
+"""Training sets from MinDB: spectra on a common grid, versioned by content, grouped splits.
+
+A `Dataset` is what every model trains on: a `SpectralCollection` (one method, one axis), the
+mineral label of each spectrum, its group (RRUFF sample id without suffixes: spectra of one sample
+never sit on both sides of a split), and a ``version``: the sha256 of the spectra's checksums,
+labels, grid, preprocessing and selection rules, so that a model can record exactly what it saw.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import select
+
+from lithoscope.data.ingest import base_sample_id
+from lithoscope.errors import InputError
+from lithoscope.methods import DEFAULT_UNIT, Method
+from lithoscope.mindb.models import Mineral
+from lithoscope.mindb.models import Spectrum as SpectrumRow
+from lithoscope.mindb.queries import MinDB
+from lithoscope.spectra.spectrum import SpectralCollection, Spectrum, resample
+
+__all__ = [
+    "Dataset",
+    "DatasetSpec",
+    "base_sample_id",
+    "build_dataset",
+    "grouped_split",
+    "load_spectra",
+]
+
+
+def load_spectra(
+    db: MinDB,
+    method: Method | str,
+    *,
+    linked_only: bool = True,
+    lasers: Sequence[float] | None = None,
+) -> list[Spectrum]:
+    """All reference spectra of one method in MinDB, as `Spectrum` objects.
+
+    Parameters
+    ----------
+    db : MinDB
+    method : str
+        raman, ir, ...
+    linked_only : bool, default=True
+        Only spectra linked to a MinDB mineral (their label is then the IMA name).
+    lasers : sequence of float, optional
+        Raman only: keep these laser wavelengths (nm).
+    """
+    method = Method(str(method).lower())
+    query = (
+        select(SpectrumRow, Mineral.name)
+        .outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
+        .where(SpectrumRow.method == method)
+        .order_by(SpectrumRow.id)
+    )
+    if linked_only:
+        query = query.where(SpectrumRow.mineral_id.is_not(None))
+    if lasers:
+        query = query.where(SpectrumRow.laser_nm.in_([float(v) for v in lasers]))
+    out = []
+    with db.session() as s:
+        for row, mineral in s.execute(query):
+            axis = np.frombuffer(row.axis, dtype="<f8")
+            y = np.frombuffer(row.intensities, dtype="<f8")
+            out.append(
+                Spectrum(
+                    axis,
+                    y,
+                    row.method,
+                    row.axis_unit,
+                    {
+                        "mineral": mineral or row.label,
+                        "sample_id": row.sample_id,
+                        "group": base_sample_id(row.sample_id) or f"spectrum-{row.id}",
+                        "laser_nm": row.laser_nm,
+                        "checksum": row.checksum,
+                        "spectrum_id": row.id,
+                        "file": row.filename,
+                    },
+                )
+            )
+    return out
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to build a training set from MinDB.
+
+    Parameters
+    ----------
+    method : str
+        raman, ir, ...
+    grid : array_like
+        The common axis.
+    min_spectra_per_mineral : int, default=1
+        Drop minerals with fewer spectra.
+    lasers : tuple of float, optional
+        Raman laser wavelengths to keep.
+    outside : {'zero', 'edge', 'nan'}, default='zero'
+        Value of grid points beyond a spectrum's measured range.
+    preprocessing : dict, optional
+        JSON description of the preprocessing pipeline (recorded in the version).
+    """
+
+    method: str
+    grid: tuple[float, ...]
+    min_spectra_per_mineral: int = 1
+    lasers: tuple[float, ...] | None = None
+    outside: str = "zero"
+    preprocessing: dict[str, Any] | None = None
+
+    @classmethod
+    def make(cls, method: str, grid: npt.ArrayLike, **kwargs: Any) -> DatasetSpec:
+        g = np.asarray(grid, dtype=np.float64)
+        if g.ndim != 1 or g.size < 2 or np.any(np.diff(g) <= 0):
+            raise InputError("grid must be 1-D and strictly increasing with >= 2 points")
+        return cls(method=str(Method(str(method).lower())), grid=tuple(g.tolist()), **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "grid": list(self.grid),
+            "min_spectra_per_mineral": self.min_spectra_per_mineral,
+            "lasers": list(self.lasers) if self.lasers else None,
+            "outside": self.outside,
+            "preprocessing": self.preprocessing,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A training set: spectra on one grid with labels, groups and a content version."""
+
+    collection: SpectralCollection
+    y: np.ndarray
+    groups: np.ndarray
+    version: str
+    spec: DatasetSpec
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def X(self) -> np.ndarray:
+        return self.collection.X
+
+    @property
+    def axis(self) -> np.ndarray:
+        return self.collection.axis
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def subset(self, index: npt.ArrayLike) -> Dataset:
+        idx = np.asarray(index)
+        c = self.collection
+        sub = SpectralCollection(
+            c.axis, c.X[idx], c.method, c.unit, [c.metadata[i] for i in idx.tolist()]
+        )
+        return Dataset(sub, self.y[idx], self.groups[idx], self.version, self.spec, self.info)
+
+
+def build_dataset(
+    db: MinDB,
+    spec: DatasetSpec,
+    *,
+    transform: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Dataset:
+    """Build a training set from MinDB.
+
+    Parameters
+    ----------
+    db : MinDB
+    spec : DatasetSpec
+    transform : callable, optional
+        ``transform(X, grid) -> X`` applied after resampling (the preprocessing pipeline); its
+        JSON description belongs in ``spec.preprocessing`` so the version reflects it.
+    """
+    spectra = load_spectra(db, spec.method, lasers=spec.lasers)
+    counts = Counter(s.metadata["mineral"] for s in spectra)
+    keep = [s for s in spectra if counts[s.metadata["mineral"]] >= spec.min_spectra_per_mineral]
+    if not keep:
+        raise InputError(
+            f"MinDB holds no {spec.method} spectra with >= {spec.min_spectra_per_mineral} per "
+            "mineral; run 'lithoscope data ingest' first or lower the minimum"
+        )
+    grid = np.asarray(spec.grid)
+    X = np.empty((len(keep), grid.size))
+    for i, s in enumerate(keep):
+        X[i] = resample(s.axis, s.intensities, grid, outside=spec.outside)  # type: ignore[arg-type]
+    if transform is not None:
+        X = np.asarray(transform(X, grid), dtype=np.float64)
+    y = np.array([s.metadata["mineral"] for s in keep], dtype=object)
+    groups = np.array([s.metadata["group"] for s in keep], dtype=object)
+    digest = hashlib.sha256()
+    digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
+    for s in sorted(keep, key=lambda s: s.metadata["checksum"]):
+        digest.update(f"{s.metadata['checksum']}\t{s.metadata['mineral']}\n".encode())
+    method = Method(spec.method)
+    collection = SpectralCollection(
+        grid, X, method, DEFAULT_UNIT[method], [s.metadata for s in keep]
+    )
+    info = {
+        "n_spectra": len(keep),
+        "n_minerals": len(set(y.tolist())),
+        "n_groups": len(set(groups.tolist())),
+    }
+    return Dataset(collection, y, groups, digest.hexdigest()[:16], spec, info)
+
+
+def grouped_split(
+    y: npt.ArrayLike,
+    groups: npt.ArrayLike,
+    *,
+    test_size: float = 0.2,
+    random_state: int = 0,
+    seen_classes_only: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices with no group (sample) on both sides.
+
+    Groups are shuffled and assigned to test until ``test_size`` of the spectra are there. With
+    ``seen_classes_only`` the test side keeps only minerals that also have a spectrum (from
+    another sample) in train: the "unseen samples of known minerals" protocol.
+
+    Returns
+    -------
+    (train_index, test_index) : tuple of numpy arrays
+    """
+    y_arr = np.asarray(y, dtype=object)
+    g_arr = np.asarray(groups, dtype=object)
+    if y_arr.shape != g_arr.shape:
+        raise InputError(f"y and groups differ in length: {y_arr.size} vs {g_arr.size}")
+    if not 0 < test_size < 1:
+        raise InputError(f"test_size must be between 0 and 1, got {test_size}")
+    rng = np.random.default_rng(random_state)
+    unique = np.array(sorted(set(g_arr.tolist())), dtype=object)
+    rng.shuffle(unique)
+    target = test_size * y_arr.size
+    test_groups: set[Any] = set()
+    n_test = 0
+    sizes = Counter(g_arr.tolist())
+    for g in unique:
+        if n_test >= target:
+            break
+        test_groups.add(g)
+        n_test += sizes[g]
+    in_test = np.array([g in test_groups for g in g_arr])
+    train = np.flatnonzero(~in_test)
+    test = np.flatnonzero(in_test)
+    if seen_classes_only:
+        seen = set(y_arr[train].tolist())
+        test = np.array([i for i in test if y_arr[i] in seen], dtype=int)
+    return train, test
