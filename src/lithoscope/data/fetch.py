@@ -325,7 +325,7 @@ class _Mirror:
         self.folder: Path | None = None
         self.url: str | None = None
         if isinstance(spec, Path):
-            self.folder = spec.expanduser()
+            self.folder = spec.expanduser().resolve()
             return
         text = spec.strip()
         hint = "expected a folder path, a file:// URL or an http(s):// URL"
@@ -340,11 +340,11 @@ class _Mirror:
         elif scheme == "file":
             if parts.netloc not in ("", "localhost"):
                 raise InputError(f"mirror {spec!r}: file:// URLs must name a local path; {hint}")
-            self.folder = Path(url2pathname(parts.path))
+            self.folder = Path(url2pathname(parts.path)).resolve()
         elif "://" in text:
             raise InputError(f"mirror {spec!r}: unsupported scheme {scheme!r}; {hint}")
         else:
-            self.folder = Path(text).expanduser()
+            self.folder = Path(text).expanduser().resolve()
 
     def location(self, relative: str) -> str:
         """Folder path or URL of a file or manifest inside the mirror."""
@@ -421,7 +421,8 @@ class _State:
 
     def verified(self, path: Path) -> dict[str, Any] | None:
         entry = self.data["verified"].get(str(path))
-        return entry if isinstance(entry, dict) and "sha256" in entry else None
+        ok = isinstance(entry, dict) and {"sha256", "origin"} <= entry.keys()
+        return entry if ok else None
 
     def update(self, section: str, key: str, value: dict[str, Any]) -> None:
         # Re-read first so that fetches of other sources in other processes are not lost.
