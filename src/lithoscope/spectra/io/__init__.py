@@ -1,9 +1,22 @@
 """Reading and writing spectrum files; the format is detected from the content.
 
+Formats, in the order they are tried (the first whose sniffer accepts the content wins):
+
+========================  ============================================================
+``jcamp``                 JCAMP-DX (``##JCAMP-DX=`` in the first 4 kB)
+``rruff``                 RRUFF spectrum (``##NAMES=`` or ``##RRUFFID=`` header)
+``csv``                   lithoscope CSV (first line ``# lithoscope spectrum 1``)
+``relab-tab``             RELAB ``.tab`` (2-3 numbers a line; ``.tab`` name or count + trailer)
+``table-rows``            one spectrum per row, axis in >= 5 numeric column names
+``table-columns``         one spectrum per column, first column names the axis
+``text``                  two columns of numbers (CSV, TSV, whitespace)
+========================  ============================================================
+
 Examples
 --------
 >>> from lithoscope.spectra.io import read_spectrum  # doctest: +SKIP
 >>> read_spectrum("Forsterite__R040018__Raman__532__0__unoriented__Raman_Data_Processed__1.txt")
+... # doctest: +SKIP
 <Spectrum 'Forsterite' raman 1401 points 120-1400 raman shift cm-1>
 """
 
@@ -12,8 +25,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from lithoscope.methods import Method
+from lithoscope.errors import InputError
+from lithoscope.methods import AxisUnit, Method
 from lithoscope.spectra.io._common import (
     MAX_FILE_BYTES,
     SpectrumFileError,
@@ -21,51 +36,140 @@ from lithoscope.spectra.io._common import (
     check_file,
     decode,
 )
+from lithoscope.spectra.io.jcamp import looks_like_jcamp, parse_jcamp
 from lithoscope.spectra.io.rruff import looks_like_rruff, parse_rruff
+from lithoscope.spectra.io.tables import (
+    find_row_companions,
+    looks_like_column_table,
+    looks_like_relab_tab,
+    looks_like_row_table,
+    parse_column_table,
+    parse_relab_tab,
+    parse_row_table,
+)
 from lithoscope.spectra.io.text import looks_like_text, parse_text
+from lithoscope.spectra.io.writers import CSV_MAGIC, WRITERS, parse_csv_header, write_spectrum
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = [
     "FORMATS",
     "MAX_FILE_BYTES",
+    "WRITERS",
     "SpectrumFileError",
     "SpectrumWarning",
     "detect_format",
+    "parse_spectra",
     "parse_spectrum",
+    "read_spectra",
     "read_spectrum",
+    "write_spectrum",
 ]
 
 
 @dataclass(frozen=True)
 class _Format:
-    sniff: Callable[[str], bool]
-    parse: Callable[..., Spectrum]
+    """A readable format: ``sniff(text, name)``, ``parse(text, name, *, method, unit, ...)``."""
+
+    sniff: Callable[[str, str], bool]
+    parse: Callable[..., list[Spectrum]]
+    companions: Callable[[Path], dict[str, Any]] | None = None
 
 
-def _parse_rruff(text: str, name: str, *, method=None, unit=None) -> Spectrum:
-    return parse_rruff(text, name, method=method)
+def _parse_rruff(text: str, name: str, *, method=None, unit=None) -> list[Spectrum]:
+    return [parse_rruff(text, name, method=method)]
 
 
-def _parse_text(text: str, name: str, *, method=None, unit=None) -> Spectrum:
-    return parse_text(text, name, method=method, unit=unit)
+def _parse_text(text: str, name: str, *, method=None, unit=None) -> list[Spectrum]:
+    return [parse_text(text, name, method=method, unit=unit)]
+
+
+def _looks_like_csv(text: str, name: str) -> bool:
+    return text.lstrip()[: len(CSV_MAGIC) + 1].rstrip() == CSV_MAGIC
+
+
+def _parse_csv(text: str, name: str, *, method=None, unit=None) -> list[Spectrum]:
+    meta, own_method, own_unit = parse_csv_header(text, name)
+    for given, own, what in ((method, own_method, "method"), (unit, own_unit, "unit")):
+        if given is not None and str(given).lower() != own.value:
+            raise SpectrumFileError(
+                f"{name}: the header says {what} {own.value!r} but {what}={str(given)!r} was "
+                f"given; drop the {what} argument or fix the header"
+            )
+    s = parse_text(text, name, method=own_method, unit=own_unit)
+    # the text reader's "header" is this file's own header, already decoded into meta
+    meta |= {"file": name, "format": "csv"}
+    return [Spectrum(s.axis, s.intensities, s.method, s.unit, meta)]
+
+
+def _format_of(sniff: Callable[[str], bool]) -> Callable[[str, str], bool]:
+    return lambda text, name: sniff(text)
+
+
+def _companions_by_spectrum(path: Path) -> dict[str, Any]:
+    return {"companions": find_row_companions(path)}
 
 
 # Order matters: the first format whose sniffer accepts the content is used.
 FORMATS: dict[str, _Format] = {
-    "rruff": _Format(looks_like_rruff, _parse_rruff),
-    "text": _Format(looks_like_text, _parse_text),
+    "jcamp": _Format(_format_of(looks_like_jcamp), parse_jcamp),
+    "rruff": _Format(_format_of(looks_like_rruff), _parse_rruff),
+    "csv": _Format(_looks_like_csv, _parse_csv),
+    "relab-tab": _Format(looks_like_relab_tab, parse_relab_tab),
+    "table-rows": _Format(looks_like_row_table, parse_row_table, _companions_by_spectrum),
+    "table-columns": _Format(looks_like_column_table, parse_column_table),
+    "text": _Format(_format_of(looks_like_text), _parse_text),
 }
 
 
 def detect_format(text: str, name: str = "input") -> str:
-    """Name of the format of ``text`` (by content, not by file extension)."""
+    """Name of the format of ``text`` (by content; the name only helps for RELAB ``.tab``).
+
+    Raises
+    ------
+    SpectrumFileError
+        No format accepts the content.
+    """
     for fmt, spec in FORMATS.items():
-        if spec.sniff(text):
+        if spec.sniff(text, name):
             return fmt
+    if not text.strip():
+        raise SpectrumFileError(f"{name}: the file holds only blank lines; export it again")
     raise SpectrumFileError(
         f"{name}: not a known spectrum format ({', '.join(FORMATS)}); the first lines do not "
-        "look like a RRUFF header, JCAMP-DX or two columns of numbers"
+        "look like JCAMP-DX, a RRUFF header, a spectral table or two columns of numbers"
     )
+
+
+def _check_args(format: str | None, method: Any, unit: Any) -> None:
+    if format is not None and format not in FORMATS:
+        raise InputError(f"format {format!r} is not one of {', '.join(FORMATS)}")
+    if method is not None and str(method).lower() not in {m.value for m in Method}:
+        raise InputError(f"method {method!r} is not one of {', '.join(m.value for m in Method)}")
+    if unit is not None and str(unit) not in {u.value for u in AxisUnit}:
+        raise InputError(f"unit {unit!r} is not one of {', '.join(u.value for u in AxisUnit)}")
+
+
+def parse_spectra(
+    text: str,
+    name: str = "input",
+    *,
+    format: str | None = None,
+    method: Method | str | None = None,
+    unit: AxisUnit | str | None = None,
+    **extra: Any,
+) -> list[Spectrum]:
+    """Parse text already in memory into all the spectra it holds (see `read_spectra`)."""
+    _check_args(format, method, unit)
+    if format is None:
+        format = detect_format(text, name)
+    try:
+        spectra = FORMATS[format].parse(text, name, method=method, unit=unit, **extra)
+    except SpectrumFileError:
+        raise
+    except InputError as exc:  # a Spectrum refused what a reader built: still the file's fault
+        message = str(exc)
+        raise SpectrumFileError(message if name in message else f"{name}: {message}") from None
+    return spectra
 
 
 def parse_spectrum(
@@ -74,14 +178,69 @@ def parse_spectrum(
     *,
     format: str | None = None,
     method: Method | str | None = None,
-    unit: str | None = None,
+    unit: AxisUnit | str | None = None,
 ) -> Spectrum:
     """Parse spectrum text already in memory (see `read_spectrum`)."""
+    return _only(parse_spectra(text, name, format=format, method=method, unit=unit), name)
+
+
+def _only(spectra: list[Spectrum], name: str) -> Spectrum:
+    if len(spectra) != 1:
+        raise SpectrumFileError(
+            f"{name}: holds {len(spectra)} spectra; use read_spectra() (or parse_spectra()) to "
+            "read them all"
+        )
+    return spectra[0]
+
+
+def read_spectra(
+    path: str | Path,
+    *,
+    format: str | None = None,
+    method: Method | str | None = None,
+    unit: AxisUnit | str | None = None,
+) -> list[Spectrum]:
+    """Read every spectrum in a file (a table holds many; other formats one).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (at most `MAX_FILE_BYTES`; bigger files are refused before reading).
+    format : str, optional
+        One of `FORMATS`; default: detected from the content.
+    method, unit : optional
+        For files that do not record them (plain text, some tables); an error if they
+        contradict what the file says.
+
+    Returns
+    -------
+    list of Spectrum
+        In file order, each with ``file`` and ``format`` in its metadata.
+
+    Raises
+    ------
+    SpectrumFileError
+        One line naming the file (and line), what is wrong and the fix.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "two.csv"
+    >>> _ = f.write_text("wavelength_nm,olivine,augite\\n500,0.2,0.1\\n510,0.3,0.15\\n")
+    >>> [s.label for s in read_spectra(f, method="vnir")]
+    [None, None]
+    >>> [s.metadata["column"] for s in read_spectra(f, method="vnir")]
+    ['olivine', 'augite']
+    """
+    _check_args(format, method, unit)
+    path = Path(path)
+    check_file(path)
+    text = decode(path.read_bytes(), str(path))
     if format is None:
-        format = detect_format(text, name)
-    if format not in FORMATS:
-        raise SpectrumFileError(f"format {format!r} is not one of {', '.join(FORMATS)}")
-    return FORMATS[format].parse(text, name, method=method, unit=unit)
+        format = detect_format(text, str(path))
+    spec = FORMATS[format]
+    extra = spec.companions(path) if spec.companions is not None else {}
+    return parse_spectra(text, str(path), format=format, method=method, unit=unit, **extra)
 
 
 def read_spectrum(
@@ -89,9 +248,9 @@ def read_spectrum(
     *,
     format: str | None = None,
     method: Method | str | None = None,
-    unit: str | None = None,
+    unit: AxisUnit | str | None = None,
 ) -> Spectrum:
-    """Read one spectrum file.
+    """Read a file that holds one spectrum.
 
     Parameters
     ----------
@@ -105,9 +264,8 @@ def read_spectrum(
     Raises
     ------
     SpectrumFileError
-        One line naming the file (and line), what is wrong and the fix.
+        One line naming the file (and line), what is wrong and the fix; also when the file
+        holds several spectra (use `read_spectra`).
     """
     path = Path(path)
-    check_file(path)
-    text = decode(path.read_bytes(), str(path))
-    return parse_spectrum(text, str(path), format=format, method=method, unit=unit)
+    return _only(read_spectra(path, format=format, method=method, unit=unit), str(path))
