@@ -29,6 +29,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="MinDB, the curated mineral database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+data_app = typer.Typer(
+    help="Public data: fetch (URL or mirror) and ingest into MinDB.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+spectra_app = typer.Typer(help="Spectrum files: inspect and convert.", no_args_is_help=True)
+app.add_typer(spectra_app, name="spectra")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -234,6 +240,149 @@ def db_search(
     for r in rows:
         table.add_row(r["name"], r["formula"], r["mineral_class"], ", ".join(r["bodies"]))
     console.print(table)
+
+
+# ---------------------------------------------------------------------------------- data
+Mirror = Annotated[
+    str | None,
+    typer.Option(
+        "--mirror",
+        envvar="LITHOSCOPE_MIRROR",
+        help="Local folder or URL laid out like the data mirror (default: official source).",
+        show_envvar=True,
+    ),
+]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="Hide progress bars.")]
+
+
+@data_app.command("fetch")
+def data_fetch(
+    source: Annotated[str, typer.Argument(help="Data set name, e.g. rruff-raman, rruff-ir.")],
+    mirror: Mirror = None,
+    no_progress: NoProgress = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Download a public data set (checksums verified, resumable, idempotent)."""
+    import logging
+
+    from lithoscope.data.fetch import fetch
+
+    logging.getLogger("lithoscope.data.fetch").setLevel(logging.ERROR)
+    result = fetch(source, mirror=mirror, progress=not no_progress and not as_json)
+    data = result.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    for f in data["files"]:
+        console.print(f"{f['status']:>10}  {f['path']}  ({f['size'] / 1e6:.1f} MB, {f['origin']})")
+    for warning in data.get("warnings", []):
+        err_console.print(f"warning: {warning}", markup=False)
+
+
+@data_app.command("ingest")
+def data_ingest(
+    source: Annotated[
+        str, typer.Argument(help="rruff-ima, rruff-raman, rruff-ir, or a zip/folder/file path.")
+    ],
+    mirror: Mirror = None,
+    database_url: DbUrl = None,
+    no_progress: NoProgress = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Parse a data set into MinDB (deduplicated, linked to minerals, one transaction)."""
+    from lithoscope.data.ingest import ingest
+
+    with _connect(database_url) as db:
+        report = ingest(db, source, mirror=mirror, progress=not no_progress and not as_json)
+    data = report.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"Ingested {source}", show_header=False)
+    table.add_row("files read", str(data["files"]))
+    table.add_row("ingested", str(data["ingested"]))
+    if data["minerals_added"]:
+        table.add_row("minerals added", str(data["minerals_added"]))
+    table.add_row("duplicates (same content)", str(data["duplicates"]))
+    table.add_row("already in MinDB", str(data["already_present"]))
+    table.add_row("failed", str(len(data["failed"])))
+    unmatched = data["unmatched_names"]
+    table.add_row("unmatched names", f"{len(unmatched)} ({sum(unmatched.values())} spectra)")
+    table.add_row("label conflicts (one id, several names)", str(len(data["conflicts"])))
+    chem_data = data["measured_chemistry"]
+    table.add_row(
+        "measured chemistry parsed", f"{chem_data['parsed']} (unparsed {chem_data['unparsed']})"
+    )
+    console.print(table)
+    if unmatched:
+        names = ", ".join(list(unmatched)[:15]) + (" ..." if len(unmatched) > 15 else "")
+        console.print(f"unmatched: {names}")
+    for failure in data["failed"][:10]:
+        err_console.print(f"failed: {failure['reason']}", markup=False)
+
+
+# ---------------------------------------------------------------------------------- spectra
+@spectra_app.command("info")
+def spectra_info(
+    files: Annotated[list[Path], typer.Argument(help="Spectrum files.")],
+    method: Annotated[
+        str | None, typer.Option(help="Method for files that do not record it (plain text).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Format, method, mineral, RRUFF id, laser and axis of spectrum files."""
+    import warnings
+
+    from lithoscope.spectra.io import SpectrumWarning, read_spectrum
+
+    failed = 0
+    table = Table()
+    columns = (
+        "file",
+        "format",
+        "method",
+        "mineral",
+        "rruff_id",
+        "laser_nm",
+        "unit",
+        "n_points",
+        "axis_min",
+        "axis_max",
+    )
+    for col in columns:
+        table.add_column(col)
+    for path in files:
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SpectrumWarning)
+                spectrum = read_spectrum(path, method=method)
+        except LithoscopeError as exc:
+            failed += 1
+            err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            continue
+        for w in caught:
+            err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
+        meta = spectrum.metadata
+        row = {
+            "file": str(path),
+            "format": meta.get("format"),
+            "method": spectrum.method.value,
+            "mineral": meta.get("mineral"),
+            "rruff_id": meta.get("sample_id"),
+            "laser_nm": meta.get("laser_nm"),
+            "unit": spectrum.unit.value,
+            "n_points": spectrum.n_points,
+            "axis_min": float(spectrum.axis[0]),
+            "axis_max": float(spectrum.axis[-1]),
+        }
+        if as_json:
+            _print_json(row)
+        else:
+            table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+    if not as_json and table.row_count:
+        console.print(table)
+    if failed:
+        raise typer.Exit(1)
 
 
 # ---------------------------------------------------------------------------------- chem

@@ -178,13 +178,22 @@ def ingest_ima(db: MinDB, path: Path, *, progress: bool = True) -> IngestReport:
             if not name or key in known:
                 report.already_present += bool(name)
                 continue
-            formula_text = (
-                row.get("IMA Chemistry (plain)") or row.get("IMA Chemistry (concise)") or ""
-            ).strip() or (row.get("RRUFF Chemistry (concise)") or "").strip()
-            try:
-                formula = parse_formula(formula_text)
-            except FormulaError as exc:
-                report.failed.append({"file": f"{path.name}:{line}", "reason": str(exc)})
+            # The IMA formula as published; where it is malformed in the export, the RRUFF one.
+            candidates = [
+                (row.get(col) or "").strip()
+                for col in ("IMA Chemistry (plain)", "RRUFF Chemistry (concise)")
+            ]
+            formula = None
+            errors = []
+            for formula_text in (c for c in candidates if c):
+                try:
+                    formula = parse_formula(formula_text)
+                    break
+                except FormulaError as exc:
+                    errors.append(str(exc))
+            if formula is None:
+                reason = "; ".join(errors) or "no formula"
+                report.failed.append({"file": f"{path.name}:{line}", "reason": f"{name}: {reason}"})
                 continue
             system = _first(row.get("Crystal System") or row.get("Crystal Systems"))
             system = system.lower() if system else None
