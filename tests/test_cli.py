@@ -41,7 +41,7 @@ def test_db_build_then_info_json_contract(monkeypatch, capsys, db_url):
     assert code == 0
     assert {"minerals", "by_body", "spectra", "schema_version"} <= set(info)
     assert set(info["by_body"]) == {"moon", "mars", "meteorite"}
-    assert info["by_body"]["moon"] >= 120
+    assert info["by_body"]["moon"] >= 105
     assert set(info["spectra"]) == {"raman", "ir", "libs", "vnir", "xrd"}
 
 
