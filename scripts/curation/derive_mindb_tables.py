@@ -61,7 +61,9 @@ RRUFF_2021 = (
     "The power of databases: the RRUFF project, in Highlights in Mineralogical "
     "Crystallography, De Gruyter, 1-30; https://rruff.info/ima)"
 )
-RRUFF_SPACE_GROUP = "space group from the RRUFF IMA export as redistributed by RamanLab (commit 987454f)"
+RRUFF_SPACE_GROUP = (
+    "space group from the RRUFF IMA export as redistributed by RamanLab (commit 987454f)"
+)
 RRUFF_2025 = (
     "RRUFF IMA export as redistributed by RamanLab (commit 5c829ff, 2025; Lafuente et al. 2015; "
     "https://rruff.info/ima)"
@@ -96,9 +98,7 @@ BOSI = (
     "Bosi F., Biagioni C., Pasero M. (2019) Nomenclature and classification of the spinel "
     "supergroup. European Journal of Mineralogy 31:183-192"
 )
-RIEDER = (
-    "Rieder M. et al. (1998) Nomenclature of the micas. The Canadian Mineralogist 36:905-912"
-)
+RIEDER = "Rieder M. et al. (1998) Nomenclature of the micas. The Canadian Mineralogist 36:905-912"
 PASERO = (
     "Pasero M., Kampf A.R., Ferraris C., Pekov I.V., Rakovan J., White T.J. (2010) Nomenclature "
     "of the apatite supergroup minerals. European Journal of Mineralogy 22:163-179"
@@ -156,13 +156,36 @@ PAPIKE_1998 = (
 # Groups: lowercase name -> (members, source).  Members are IMA species.
 # ---------------------------------------------------------------------------
 PYROXENES_MORIMOTO = [
-    "Enstatite", "Ferrosilite", "Donpeacorite", "Clinoenstatite", "Clinoferrosilite", "Kanoite",
-    "Pigeonite", "Augite", "Diopside", "Hedenbergite", "Johannsenite", "Petedunnite", "Esseneite",
-    "Omphacite", "Aegirine-augite", "Jadeite", "Aegirine", "Kosmochlor", "Jervisite", "Spodumene",
+    "Enstatite",
+    "Ferrosilite",
+    "Donpeacorite",
+    "Clinoenstatite",
+    "Clinoferrosilite",
+    "Kanoite",
+    "Pigeonite",
+    "Augite",
+    "Diopside",
+    "Hedenbergite",
+    "Johannsenite",
+    "Petedunnite",
+    "Esseneite",
+    "Omphacite",
+    "Aegirine-augite",
+    "Jadeite",
+    "Aegirine",
+    "Kosmochlor",
+    "Jervisite",
+    "Spodumene",
 ]
 PYROXENES_LATER = [
-    "Davisite", "Grossmanite", "Kushiroite", "Burnettite", "Tissintite", "Colomeraite",
-    "Natalyite", "Namansilite",
+    "Davisite",
+    "Grossmanite",
+    "Kushiroite",
+    "Burnettite",
+    "Tissintite",
+    "Colomeraite",
+    "Natalyite",
+    "Namansilite",
 ]
 GROUPS: dict[str, tuple[list[str], str]] = {
     "olivine": (
@@ -172,7 +195,11 @@ GROUPS: dict[str, tuple[list[str], str]] = {
     "pyroxene": (PYROXENES_MORIMOTO + PYROXENES_LATER, MORIMOTO),
     "orthopyroxene": (["Enstatite", "Ferrosilite", "Donpeacorite"], MORIMOTO),
     "clinopyroxene": (
-        [m for m in PYROXENES_MORIMOTO + PYROXENES_LATER if m not in ("Enstatite", "Ferrosilite", "Donpeacorite")],
+        [
+            m
+            for m in PYROXENES_MORIMOTO + PYROXENES_LATER
+            if m not in ("Enstatite", "Ferrosilite", "Donpeacorite")
+        ],
         MORIMOTO,
     ),
     "low-ca pyroxene": (
@@ -190,46 +217,150 @@ GROUPS: dict[str, tuple[list[str], str]] = {
         DHZ_FELDSPAR,
     ),
     "silica": (
-        ["Quartz", "Tridymite", "Cristobalite", "Coesite", "Stishovite", "Seifertite", "Moganite", "Opal"],
-        HEANEY + "; seifertite: El Goresy A. et al. (2008) European Journal of Mineralogy 20:523-528",
+        [
+            "Quartz",
+            "Tridymite",
+            "Cristobalite",
+            "Coesite",
+            "Stishovite",
+            "Seifertite",
+            "Moganite",
+            "Opal",
+        ],
+        HEANEY
+        + "; seifertite: El Goresy A. et al. (2008) European Journal of Mineralogy 20:523-528",
     ),
     "spinel group": (
-        ["Spinel", "Hercynite", "Gahnite", "Galaxite", "Chromite", "Magnesiochromite", "Manganochromite",
-         "Cochromite", "Zincochromite", "Magnetite", "Magnesioferrite", "Franklinite",
-         "Jacobsite", "Trevorite", "Ulvöspinel", "Qandilite", "Coulsonite", "Vuorelainenite"],
+        [
+            "Spinel",
+            "Hercynite",
+            "Gahnite",
+            "Galaxite",
+            "Chromite",
+            "Magnesiochromite",
+            "Manganochromite",
+            "Cochromite",
+            "Zincochromite",
+            "Magnetite",
+            "Magnesioferrite",
+            "Franklinite",
+            "Jacobsite",
+            "Trevorite",
+            "Ulvöspinel",
+            "Qandilite",
+            "Coulsonite",
+            "Vuorelainenite",
+        ],
         BOSI,
     ),
     "garnet": (
-        ["Pyrope", "Almandine", "Spessartine", "Grossular", "Andradite", "Uvarovite", "Goldmanite",
-         "Majorite", "Knorringite", "Kimzeyite", "Schorlomite", "Eringaite", "Rubinite", "Hutcheonite"],
+        [
+            "Pyrope",
+            "Almandine",
+            "Spessartine",
+            "Grossular",
+            "Andradite",
+            "Uvarovite",
+            "Goldmanite",
+            "Majorite",
+            "Knorringite",
+            "Kimzeyite",
+            "Schorlomite",
+            "Eringaite",
+            "Rubinite",
+            "Hutcheonite",
+        ],
         GREW,
     ),
     "amphibole": (
-        ["Tremolite", "Actinolite", "Ferro-actinolite", "Anthophyllite", "Cummingtonite", "Grunerite",
-         "Edenite", "Pargasite", "Ferro-pargasite", "Hastingsite", "Magnesio-hastingsite", "Kaersutite",
-         "Tschermakite", "Magnesio-hornblende", "Ferro-hornblende", "Richterite", "Fluoro-richterite",
-         "Fluoro-edenite"],
+        [
+            "Tremolite",
+            "Actinolite",
+            "Ferro-actinolite",
+            "Anthophyllite",
+            "Cummingtonite",
+            "Grunerite",
+            "Edenite",
+            "Pargasite",
+            "Ferro-pargasite",
+            "Hastingsite",
+            "Magnesio-hastingsite",
+            "Kaersutite",
+            "Tschermakite",
+            "Magnesio-hornblende",
+            "Ferro-hornblende",
+            "Richterite",
+            "Fluoro-richterite",
+            "Fluoro-edenite",
+        ],
         HAWTHORNE,
     ),
     "mica": (
-        ["Muscovite", "Paragonite", "Phlogopite", "Annite", "Eastonite", "Siderophyllite", "Polylithionite",
-         "Trilithionite", "Celadonite", "Margarite", "Clintonite"],
+        [
+            "Muscovite",
+            "Paragonite",
+            "Phlogopite",
+            "Annite",
+            "Eastonite",
+            "Siderophyllite",
+            "Polylithionite",
+            "Trilithionite",
+            "Celadonite",
+            "Margarite",
+            "Clintonite",
+        ],
         RIEDER,
     ),
-    "biotite": (["Annite", "Phlogopite", "Siderophyllite", "Eastonite"], RIEDER + " (biotite is a series name for dark trioctahedral micas)"),
+    "biotite": (
+        ["Annite", "Phlogopite", "Siderophyllite", "Eastonite"],
+        RIEDER + " (biotite is a series name for dark trioctahedral micas)",
+    ),
     "serpentine": (
-        ["Lizardite", "Antigorite", "Chrysotile", "Greenalite", "Cronstedtite", "Berthierine", "Amesite",
-         "Caryopilite", "Népouite", "Pecoraite", "Kellyite", "Brindleyite", "Fraipontite"],
-        GUGGENHEIM + "; Wicks F.J. & O'Hanley D.S. (1988) Serpentine minerals: structures and petrology. Reviews in Mineralogy 19:91-167",
+        [
+            "Lizardite",
+            "Antigorite",
+            "Chrysotile",
+            "Greenalite",
+            "Cronstedtite",
+            "Berthierine",
+            "Amesite",
+            "Caryopilite",
+            "Népouite",
+            "Pecoraite",
+            "Kellyite",
+            "Brindleyite",
+            "Fraipontite",
+        ],
+        GUGGENHEIM
+        + "; Wicks F.J. & O'Hanley D.S. (1988) Serpentine minerals: structures and petrology. Reviews in Mineralogy 19:91-167",
     ),
     "smectite": (
-        ["Saponite", "Ferrosaponite", "Nontronite", "Montmorillonite", "Beidellite", "Hectorite",
-         "Stevensite", "Sauconite", "Volkonskoite"],
+        [
+            "Saponite",
+            "Ferrosaponite",
+            "Nontronite",
+            "Montmorillonite",
+            "Beidellite",
+            "Hectorite",
+            "Stevensite",
+            "Sauconite",
+            "Volkonskoite",
+        ],
         GUGGENHEIM,
     ),
     "chlorite": (
-        ["Clinochlore", "Chamosite", "Pennantite", "Nimite", "Baileychlore", "Cookeite", "Sudoite", "Donbassite"],
-        GUGGENHEIM + "; Bailey S.W. (1988) Chlorites: structures and crystal chemistry. Reviews in Mineralogy 19:347-403",
+        [
+            "Clinochlore",
+            "Chamosite",
+            "Pennantite",
+            "Nimite",
+            "Baileychlore",
+            "Cookeite",
+            "Sudoite",
+            "Donbassite",
+        ],
+        GUGGENHEIM
+        + "; Bailey S.W. (1988) Chlorites: structures and crystal chemistry. Reviews in Mineralogy 19:347-403",
     ),
     "kaolin": (["Kaolinite", "Dickite", "Nacrite", "Halloysite-7Å", "Halloysite-10Å"], GUGGENHEIM),
     "apatite": (["Fluorapatite", "Chlorapatite", "Hydroxylapatite"], PASERO),
@@ -237,20 +368,45 @@ GROUPS: dict[str, tuple[list[str], str]] = {
         ["Whitlockite", "Merrillite", "Ferromerrillite", "Keplerite", "Matyhite", "Changesite-(Y)"],
         BRITVIN + "; members as RRUFF IMA export (structural group of merrillite)",
     ),
-    "monazite": (["Monazite-(Ce)", "Monazite-(La)", "Monazite-(Nd)", "Monazite-(Sm)"], LEVINSON + "; members as RRUFF structural group 'Monazite'"),
-    "chevkinite group": (["Chevkinite-(Ce)", "Perrierite-(Ce)", "Perrierite-(La)"], BACK + "; members as RRUFF structural group 'Chevkinite'"),
+    "monazite": (
+        ["Monazite-(Ce)", "Monazite-(La)", "Monazite-(Nd)", "Monazite-(Sm)"],
+        LEVINSON + "; members as RRUFF structural group 'Monazite'",
+    ),
+    "chevkinite group": (
+        ["Chevkinite-(Ce)", "Perrierite-(Ce)", "Perrierite-(La)"],
+        BACK + "; members as RRUFF structural group 'Chevkinite'",
+    ),
     "jarosite group": (
-        ["Jarosite", "Natrojarosite", "Hydroniumjarosite", "Ammoniojarosite", "Argentojarosite", "Plumbojarosite"],
+        [
+            "Jarosite",
+            "Natrojarosite",
+            "Hydroniumjarosite",
+            "Ammoniojarosite",
+            "Argentojarosite",
+            "Plumbojarosite",
+        ],
         BAYLISS,
     ),
     "calcite group": (
-        ["Calcite", "Magnesite", "Siderite", "Rhodochrosite", "Smithsonite", "Spherocobaltite", "Gaspéite", "Otavite"],
+        [
+            "Calcite",
+            "Magnesite",
+            "Siderite",
+            "Rhodochrosite",
+            "Smithsonite",
+            "Spherocobaltite",
+            "Gaspéite",
+            "Otavite",
+        ],
         REEDER,
     ),
     "dolomite group": (["Dolomite", "Ankerite", "Kutnohorite", "Minrecordite"], REEDER),
     "melilite": (["Gehlenite", "Åkermanite"], BACK),
     "fe-ni metal": (["Iron", "Taenite", "Tetrataenite", "Awaruite"], RUBIN_MA + "; " + BUCHWALD),
-    "iron sulfide": (["Troilite", "Pyrrhotite", "Mackinawite", "Pyrite", "Marcasite", "Greigite", "Smythite"], RUBIN_MA),
+    "iron sulfide": (
+        ["Troilite", "Pyrrhotite", "Mackinawite", "Pyrite", "Marcasite", "Greigite", "Smythite"],
+        RUBIN_MA,
+    ),
 }
 
 # ---------------------------------------------------------------------------
@@ -259,16 +415,31 @@ GROUPS: dict[str, tuple[list[str], str]] = {
 # ---------------------------------------------------------------------------
 ALIASES: list[tuple[str, str, str, str]] = [
     # Fe-Ni metal
-    ("kamacite", "Iron", "variety", BUCHWALD + " (kamacite = alpha-(Fe,Ni), Ni < ~7.5 wt%; IMA species iron)"),
+    (
+        "kamacite",
+        "Iron",
+        "variety",
+        BUCHWALD + " (kamacite = alpha-(Fe,Ni), Ni < ~7.5 wt%; IMA species iron)",
+    ),
     ("plessite", "fe-ni metal", "not_a_mineral", BUCHWALD + " (fine kamacite-taenite intergrowth)"),
     ("Fe-Ni metal", "fe-ni metal", "group", RUBIN_MA),
     ("nickel-iron", "fe-ni metal", "group", RUBIN_MA),
-    ("metal", "fe-ni metal", "class", RUBIN_MA + " (in meteorite petrography 'metal' means Fe-Ni metal)"),
+    (
+        "metal",
+        "fe-ni metal",
+        "class",
+        RUBIN_MA + " (in meteorite petrography 'metal' means Fe-Ni metal)",
+    ),
     ("rhabdite", "Schreibersite", "variety", BUCHWALD + " (rod-shaped schreibersite)"),
     ("cliftonite", "Graphite", "variety", BUCHWALD + " (graphite pseudomorphs in iron meteorites)"),
     # olivine
     ("olivine", "olivine", "group", BACK),
-    ("Fe-forsterite", "Forsterite", "variety", "CheMin mineral name (NASA PDS MSL CheMin RDR); Fe-bearing forsterite (Mg > Fe)"),
+    (
+        "Fe-forsterite",
+        "Forsterite",
+        "variety",
+        "CheMin mineral name (NASA PDS MSL CheMin RDR); Fe-bearing forsterite (Mg > Fe)",
+    ),
     ("Mg olivine", "Forsterite", "class", VIVIANO + " (class 'olivine (forsterite)')"),
     ("Fe olivine", "Fayalite", "class", VIVIANO + " (class 'olivine (fayalite)')"),
     ("Olivine (forsterite)", "Forsterite", "class", VIVIANO),
@@ -287,7 +458,12 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("bronzite", "Enstatite", "discredited", MORIMOTO),
     ("ferrohypersthene", "Ferrosilite", "discredited", MORIMOTO),
     ("eulite", "Ferrosilite", "discredited", MORIMOTO),
-    ("fassaite", "Diopside", "discredited", MORIMOTO + " (Al-Ti-rich diopside; in CAIs now partly davisite/grossmanite)"),
+    (
+        "fassaite",
+        "Diopside",
+        "discredited",
+        MORIMOTO + " (Al-Ti-rich diopside; in CAIs now partly davisite/grossmanite)",
+    ),
     ("titanaugite", "Augite", "discredited", MORIMOTO),
     ("ferroaugite", "Augite", "discredited", MORIMOTO),
     ("subcalcic augite", "Augite", "discredited", MORIMOTO),
@@ -295,7 +471,12 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("salite", "Diopside", "discredited", MORIMOTO),
     ("ferrosalite", "Hedenbergite", "discredited", MORIMOTO),
     ("endiopside", "Diopside", "discredited", MORIMOTO),
-    ("iron-rich pyroxmangite", "Pyroxferroite", "class", "Chao E.C.T. et al. (1970) Pyroxferroite, a new calcium-bearing iron silicate from Tranquillity Base. Proc. Apollo 11 Lunar Sci. Conf., GCA Suppl. 1, 65-79"),
+    (
+        "iron-rich pyroxmangite",
+        "Pyroxferroite",
+        "class",
+        "Chao E.C.T. et al. (1970) Pyroxferroite, a new calcium-bearing iron silicate from Tranquillity Base. Proc. Apollo 11 Lunar Sci. Conf., GCA Suppl. 1, 65-79",
+    ),
     # feldspars
     ("feldspar", "feldspar", "group", DHZ_FELDSPAR),
     ("plagioclase", "plagioclase", "group", DHZ_FELDSPAR),
@@ -307,15 +488,47 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("calcic plagioclase", "plagioclase", "class", DHZ_FELDSPAR),
     ("K-feldspar", "alkali feldspar", "class", DHZ_FELDSPAR),
     ("potassium feldspar", "alkali feldspar", "class", DHZ_FELDSPAR),
-    ("barian K-feldspar", "feldspar", "class", DHZ_FELDSPAR + " (Ba-bearing K-feldspar; celsian-hyalophane-orthoclase series)"),
-    ("anorthoclase", "alkali feldspar", "intermediate", DHZ_FELDSPAR + " ((Na,K)AlSi3O8 with Na > K; not an IMA species)"),
-    ("hyalophane", "feldspar", "intermediate", DHZ_FELDSPAR + " (K-Ba feldspar between orthoclase and celsian; not an IMA species in the RRUFF export)"),
+    (
+        "barian K-feldspar",
+        "feldspar",
+        "class",
+        DHZ_FELDSPAR + " (Ba-bearing K-feldspar; celsian-hyalophane-orthoclase series)",
+    ),
+    (
+        "anorthoclase",
+        "alkali feldspar",
+        "intermediate",
+        DHZ_FELDSPAR + " ((Na,K)AlSi3O8 with Na > K; not an IMA species)",
+    ),
+    (
+        "hyalophane",
+        "feldspar",
+        "intermediate",
+        DHZ_FELDSPAR
+        + " (K-Ba feldspar between orthoclase and celsian; not an IMA species in the RRUFF export)",
+    ),
     ("adularia", "Orthoclase", "variety", DHZ_FELDSPAR),
-    ("maskelynite", "plagioclase", "not_a_mineral", "Tschermak G. (1872); shock-produced diaplectic plagioclase glass (amorphous), see " + RUBIN_MA),
-    ("feldspathic glass", "plagioclase", "not_a_mineral", RUBIN_MA + " (shocked plagioclase glass)"),
+    (
+        "maskelynite",
+        "plagioclase",
+        "not_a_mineral",
+        "Tschermak G. (1872); shock-produced diaplectic plagioclase glass (amorphous), see "
+        + RUBIN_MA,
+    ),
+    (
+        "feldspathic glass",
+        "plagioclase",
+        "not_a_mineral",
+        RUBIN_MA + " (shocked plagioclase glass)",
+    ),
     # silica
     ("silica", "silica", "group", HEANEY),
-    ("hydrated silica", "Opal", "class", HEANEY + "; CRISM class 'Opal / hydrated silica' of " + VIVIANO),
+    (
+        "hydrated silica",
+        "Opal",
+        "class",
+        HEANEY + "; CRISM class 'Opal / hydrated silica' of " + VIVIANO,
+    ),
     ("opaline silica", "Opal", "class", HEANEY),
     ("Opal / hydrated silica", "Opal", "class", VIVIANO),
     ("opal-A", "Opal", "variety", HEANEY),
@@ -328,7 +541,12 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("pleonaste", "Spinel", "variety", BOSI + " (Fe-bearing spinel)"),
     ("titanomagnetite", "Magnetite", "variety", BOSI),
     ("Ti-magnetite", "Magnetite", "variety", BOSI),
-    ("titanochromite", "Chromite", "variety", "Cameron E.N. (1970) / Apollo 11 usage; not an IMA species, " + BOSI),
+    (
+        "titanochromite",
+        "Chromite",
+        "variety",
+        "Cameron E.N. (1970) / Apollo 11 usage; not an IMA species, " + BOSI,
+    ),
     ("Ti-chromite", "Chromite", "variety", BOSI),
     ("Ti-rich chromite", "Chromite", "variety", BOSI),
     ("Mg-spinel", "Spinel", "class", BOSI),
@@ -336,19 +554,64 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("ferropericlase", "Periclase", "intermediate", RUBIN_MA),
     ("dysanalyte", "Perovskite", "variety", BACK + " (Nb-rich perovskite)"),
     ("hafnian baddeleyite", "Baddeleyite", "variety", BACK),
-    ("silicate perovskite", "Bridgmanite", "class", "Tschauner O. et al. (2014) Discovery of bridgmanite, the most abundant mineral in Earth, in a shocked meteorite. Science 346:1100-1102"),
-    ("MgSiO3-ilmenite", "Akimotoite", "class", "Tomioka N. & Fujino K. (1999) Akimotoite, (Mg,Fe)SiO3, a new silicate mineral of the ilmenite group in the Tenham chondrite. American Mineralogist 84:267-271"),
-    ("Fe2SiO4-spinel", "Ahrensite", "class", "Ma C. et al. (2016) Ahrensite, gamma-Fe2SiO4, a new shock-metamorphic mineral from the Tissint meteorite. Geochimica et Cosmochimica Acta 184:240-256"),
+    (
+        "silicate perovskite",
+        "Bridgmanite",
+        "class",
+        "Tschauner O. et al. (2014) Discovery of bridgmanite, the most abundant mineral in Earth, in a shocked meteorite. Science 346:1100-1102",
+    ),
+    (
+        "MgSiO3-ilmenite",
+        "Akimotoite",
+        "class",
+        "Tomioka N. & Fujino K. (1999) Akimotoite, (Mg,Fe)SiO3, a new silicate mineral of the ilmenite group in the Tenham chondrite. American Mineralogist 84:267-271",
+    ),
+    (
+        "Fe2SiO4-spinel",
+        "Ahrensite",
+        "class",
+        "Ma C. et al. (2016) Ahrensite, gamma-Fe2SiO4, a new shock-metamorphic mineral from the Tissint meteorite. Geochimica et Cosmochimica Acta 184:240-256",
+    ),
     ("majorite-pyrope garnet", "Majorite", "intermediate", GREW),
-    ("ferropseudobrookite", "Armalcolite", "class", "Anderson A.T. et al. (1970) Armalcolite: a new mineral from the Apollo 11 samples. Proc. Apollo 11 Lunar Sci. Conf., GCA Suppl. 1, 55-63 (FeTi2O5 end of the armalcolite series)"),
+    (
+        "ferropseudobrookite",
+        "Armalcolite",
+        "class",
+        "Anderson A.T. et al. (1970) Armalcolite: a new mineral from the Apollo 11 samples. Proc. Apollo 11 Lunar Sci. Conf., GCA Suppl. 1, 55-63 (FeTi2O5 end of the armalcolite series)",
+    ),
     # sulfides, silicides, etc.
     ("Fe-sulfide", "iron sulfide", "class", RUBIN_MA),
-    ("sulfide", "iron sulfide", "class", RUBIN_MA + " (in planetary basalts unspecified 'sulfide' is Fe sulfide)"),
-    ("FeSi", "Naquite", "class", "Shi N. et al. (2012) Naquite, FeSi, a new mineral species from Luobusha, Tibet. Acta Geologica Sinica 86:533-538"),
-    ("FeSi2", "Linzhiite", "class", "Li G. et al. (2012) Linzhiite, FeSi2, a redefined and revalidated new mineral species from Luobusha, Tibet. European Journal of Mineralogy 24:1047-1052"),
-    ("Fe2Si", "Hapkeite", "class", "Anand M. et al. (2004) Space weathering on airless planetary bodies: clues from the lunar mineral hapkeite. PNAS 101:6847-6851"),
+    (
+        "sulfide",
+        "iron sulfide",
+        "class",
+        RUBIN_MA + " (in planetary basalts unspecified 'sulfide' is Fe sulfide)",
+    ),
+    (
+        "FeSi",
+        "Naquite",
+        "class",
+        "Shi N. et al. (2012) Naquite, FeSi, a new mineral species from Luobusha, Tibet. Acta Geologica Sinica 86:533-538",
+    ),
+    (
+        "FeSi2",
+        "Linzhiite",
+        "class",
+        "Li G. et al. (2012) Linzhiite, FeSi2, a redefined and revalidated new mineral species from Luobusha, Tibet. European Journal of Mineralogy 24:1047-1052",
+    ),
+    (
+        "Fe2Si",
+        "Hapkeite",
+        "class",
+        "Anand M. et al. (2004) Space weathering on airless planetary bodies: clues from the lunar mineral hapkeite. PNAS 101:6847-6851",
+    ),
     # carbonates
-    ("Fe-carbonate", "Siderite", "class", REEDER + " (Fe-dominant calcite-group carbonate); CheMin mineral name"),
+    (
+        "Fe-carbonate",
+        "Siderite",
+        "class",
+        REEDER + " (Fe-dominant calcite-group carbonate); CheMin mineral name",
+    ),
     ("Fe-rich carbonate", "Siderite", "class", REEDER),
     ("Mg carbonate", "Magnesite", "class", VIVIANO),
     ("Magnesite (Mg carbonate)", "Magnesite", "class", VIVIANO),
@@ -377,7 +640,12 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("Saponite (Mg smectite)", "Saponite", "class", VIVIANO),
     ("Beidellite (Al smectite)", "Beidellite", "class", VIVIANO),
     ("Montmorillonite (Al smectite)", "Montmorillonite", "class", VIVIANO),
-    ("illite", "mica", "group", RIEDER + " (illite: series name for interlayer-deficient micas, not a species)"),
+    (
+        "illite",
+        "mica",
+        "group",
+        RIEDER + " (illite: series name for interlayer-deficient micas, not a species)",
+    ),
     ("Illite/Muscovite", "mica", "class", VIVIANO),
     ("glauconite", "mica", "group", RIEDER + " (series name)"),
     ("sericite", "Muscovite", "variety", RIEDER),
@@ -392,10 +660,20 @@ ALIASES: list[tuple[str, str, str, str]] = [
     ("Monohydrated sulfate (szomolnokite)", "Szomolnokite", "class", VIVIANO),
     ("H2O ice", "Ice", "class", VIVIANO),
     ("water ice", "Ice", "class", VIVIANO),
-    ("chloride", "Halite", "class", VIVIANO + " (CRISM chloride class; halite used as representative)"),
+    (
+        "chloride",
+        "Halite",
+        "class",
+        VIVIANO + " (CRISM chloride class; halite used as representative)",
+    ),
     # native elements spelling
     ("sulfur", "Sulphur", "spelling", "IMA/RRUFF species name 'Sulphur' (" + RRUFF_2021 + ")"),
-    ("aluminum", "Aluminium", "spelling", "IMA/RRUFF species name 'Aluminium' (" + RRUFF_2021 + ")"),
+    (
+        "aluminum",
+        "Aluminium",
+        "spelling",
+        "IMA/RRUFF species name 'Aluminium' (" + RRUFF_2021 + ")",
+    ),
     ("native iron", "Iron", "class", RRUFF_2021),
     ("native copper", "Copper", "class", RRUFF_2021),
     ("native cerium", "Cerium", "class", RRUFF_2021),
@@ -408,7 +686,12 @@ ALIASES: list[tuple[str, str, str, str]] = [
 # ---------------------------------------------------------------------------
 MANUAL_SPECIES = {
     "Moganite": (
-        "SiO2", "monoclinic", "I2/a", "", "IMA1999-035", "Approved",
+        "SiO2",
+        "monoclinic",
+        "I2/a",
+        "",
+        "IMA1999-035",
+        "Approved",
         "Miehe G. & Graetsch H. (1992) Crystal structure of moganite: a new structure type for silica. "
         "European Journal of Mineralogy 4:693-706 (IMA 1999-035; not in the RRUFF exports used here)",
     ),
@@ -418,7 +701,11 @@ MANUAL_SPECIES = {
 # name -> (crystal_system, space_group, reason)
 CRYSTAL_FIXES = {
     "Ice": ("hexagonal", "P6_3/mmc", "ice Ih"),
-    "Ferromerrillite": ("trigonal", "R3c", "isostructural with merrillite; Britvin et al. (2016) Eur. J. Mineral. 28:125-136"),
+    "Ferromerrillite": (
+        "trigonal",
+        "R3c",
+        "isostructural with merrillite; Britvin et al. (2016) Eur. J. Mineral. 28:125-136",
+    ),
     "Saponite": ("monoclinic", "", "smectite layer silicate, conventionally C2/m"),
     "Beidellite": ("monoclinic", "", "smectite layer silicate, conventionally C2/m"),
     "Hectorite": ("monoclinic", "", "smectite layer silicate, conventionally C2/m"),
@@ -438,32 +725,109 @@ DROPPED_SPECIES = {
 # ---------------------------------------------------------------------------
 ROW_OVERRIDES: list[tuple[str, str, str, str, str | None, str]] = [
     # lunar
-    ("lunar", "Albite", "12032,366-19", "plagioclase", None, "original: sodic plagioclase An34-50 (andesine composition)"),
+    (
+        "lunar",
+        "Albite",
+        "12032,366-19",
+        "plagioclase",
+        None,
+        "original: sodic plagioclase An34-50 (andesine composition)",
+    ),
     ("lunar", "Enstatite", "Von K", "low-ca pyroxene", None, "original: Mg-rich low-Ca pyroxene"),
     ("lunar", "Enstatite", "Moscoviense", "orthopyroxene", None, "original: orthopyroxene"),
     ("lunar", "Forsterite", "Von K", "olivine", None, "original: olivine"),
     ("lunar", "Forsterite", "Moscoviense", "olivine", None, "original: olivine"),
     ("lunar", "Fluorapatite", "Apollo 11 basalt", "apatite", None, "original: apatite"),
     ("lunar", "Fluorapatite", "12032,366-19", "apatite", None, "original: apatite"),
-    ("lunar", "Monazite-(Ce)", "KREEP-bearing lunar samples", "monazite", None, "original: monazite"),
+    (
+        "lunar",
+        "Monazite-(Ce)",
+        "KREEP-bearing lunar samples",
+        "monazite",
+        None,
+        "original: monazite",
+    ),
     ("lunar", "Orthoclase", "12051", "alkali feldspar", None, "original: K-feldspar"),
     ("lunar", "Orthoclase", "12032,366-19", "feldspar", None, "original: barian K-feldspar"),
     ("lunar", "Chromite", "Cr-spinel lamellae", "spinel group", None, "original: Cr-spinel"),
-    ("lunar", "Iron", "Fe-Ni metal intergrown", "fe-ni metal", None, "original: Fe-Ni metal with 12-36 wt% Ni"),
+    (
+        "lunar",
+        "Iron",
+        "Fe-Ni metal intergrown",
+        "fe-ni metal",
+        None,
+        "original: Fe-Ni metal with 12-36 wt% Ni",
+    ),
     # mars
     ("mars", "Albite", "nakhlites", "plagioclase", None, "original: plagioclase"),
-    ("mars", "Albite", "ALH 84001", "plagioclase", None, "original: maskelynite An31Ab63Or6 (shock glass)"),
+    (
+        "mars",
+        "Albite",
+        "ALH 84001",
+        "plagioclase",
+        None,
+        "original: maskelynite An31Ab63Or6 (shock glass)",
+    ),
     ("mars", "Albite", "NWA 7034", "plagioclase", None, "original: andesine"),
-    ("mars", "Anorthite", "Dar al Gani 975", "plagioclase", None, "original: maskelynite An66.5-71.4 (shock glass)"),
-    ("mars", "Augite", "global CRISM", "high-ca pyroxene", None, "original: CRISM class High-Ca pyroxene"),
-    ("mars", "Calcite", "global CRISM", "calcite group", None, "original: CRISM class Ca/Fe carbonate"),
-    ("mars", "Siderite", "global CRISM", "calcite group", None, "original: CRISM class Ca/Fe carbonate"),
-    ("mars", "Siderite", "Jezero", "calcite group", "reported", "original: magnesium and iron carbonates"),
-    ("mars", "Magnesite", "tah olivine cumulate", "calcite group", None, "original: Mg-Fe carbonate"),
+    (
+        "mars",
+        "Anorthite",
+        "Dar al Gani 975",
+        "plagioclase",
+        None,
+        "original: maskelynite An66.5-71.4 (shock glass)",
+    ),
+    (
+        "mars",
+        "Augite",
+        "global CRISM",
+        "high-ca pyroxene",
+        None,
+        "original: CRISM class High-Ca pyroxene",
+    ),
+    (
+        "mars",
+        "Calcite",
+        "global CRISM",
+        "calcite group",
+        None,
+        "original: CRISM class Ca/Fe carbonate",
+    ),
+    (
+        "mars",
+        "Siderite",
+        "global CRISM",
+        "calcite group",
+        None,
+        "original: CRISM class Ca/Fe carbonate",
+    ),
+    (
+        "mars",
+        "Siderite",
+        "Jezero",
+        "calcite group",
+        "reported",
+        "original: magnesium and iron carbonates",
+    ),
+    (
+        "mars",
+        "Magnesite",
+        "tah olivine cumulate",
+        "calcite group",
+        None,
+        "original: Mg-Fe carbonate",
+    ),
     ("mars", "Chamosite", "NWA 1195", "chlorite", None, "original: possibly chamosite or chlorite"),
     ("mars", "Clinochlore", "Noachian crust", "chlorite", None, "original: chlorite"),
     ("mars", "Enstatite", "NWA 1460", "orthopyroxene", None, "original: orthopyroxene cores"),
-    ("mars", "Enstatite", "global CRISM", "low-ca pyroxene", None, "original: CRISM class Low-Ca pyroxene"),
+    (
+        "mars",
+        "Enstatite",
+        "global CRISM",
+        "low-ca pyroxene",
+        None,
+        "original: CRISM class Low-Ca pyroxene",
+    ),
     ("mars", "Fluorapatite", "ALH 84001", "apatite", None, "original: apatite"),
     ("mars", "Forsterite", "Gusev plains", "olivine", None, "original: Mossbauer olivine doublet"),
     ("mars", "Forsterite", "tah formation", "olivine", None, "original: olivine (Mg-Fe olivine)"),
@@ -471,8 +835,22 @@ ROW_OVERRIDES: list[tuple[str, str, str, str, str | None, str]] = [
     ("mars", "Muscovite", "Noachian phyllosilicate", "mica", None, "original: illite or muscovite"),
     ("mars", "Sanidine", "nakhlites", "alkali feldspar", None, "original: K-feldspar"),
     # meteorites (Martian NWA 7034 chevkinite-perrierite report)
-    ("meteorite", "Chevkinite-(Ce)", "NWA 7034", "chevkinite group", "reported", "original: chevkinite-perrierite group"),
-    ("meteorite", "Perrierite-(Ce)", "NWA 7034", "chevkinite group", "reported", "original: chevkinite-perrierite group"),
+    (
+        "meteorite",
+        "Chevkinite-(Ce)",
+        "NWA 7034",
+        "chevkinite group",
+        "reported",
+        "original: chevkinite-perrierite group",
+    ),
+    (
+        "meteorite",
+        "Perrierite-(Ce)",
+        "NWA 7034",
+        "chevkinite group",
+        "reported",
+        "original: chevkinite-perrierite group",
+    ),
     ("meteorite", "Monazite-(Ce)", "NWA 7034", "monazite", None, "original: monazite"),
 ]
 
@@ -504,71 +882,287 @@ EHLMANN_EDWARDS_2014 = (
 )
 ADDED_ROWS += [
     # --- Moon ---
-    ("Forsterite", "moon", "Mg-suite dunite 72415 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
-     "cumulate olivine (about Fo88); forsterite is missing from the Hazen & Morrison Lunar column"),
-    ("Forsterite", "moon", "Mg-suite troctolite 76535 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
-     "magnesian olivine (about Fo87)"),
-    ("Anorthite", "moon", "Mg-suite troctolite 76535 and ferroan anorthosite 62237", "returned sample", "major", "confirmed", DYMEK_1975,
-     "calcic plagioclase (An > 90)"),
-    ("Enstatite", "moon", "Mg-suite norite 78235 (Apollo 17)", "returned sample", "major", "confirmed", DYMEK_1975,
-     "cumulus orthopyroxene (Mg-rich, En > 50)"),
-    ("Zircon", "moon", "Apollo 17 impact-melt breccia 72215", "returned sample", "trace", "confirmed",
-     "Nemchin A., Timms N., Pidgeon R., Geisler T., Reddy S., Meyer C. (2009) Timing of crystallization of the lunar "
-     "magma ocean constrained by the oldest zircon. Nature Geoscience 2:133-136", "4.417 Ga zircon"),
-    ("Merrillite", "moon", "KREEP basalts and Mg-suite and alkali-suite rocks (Apollo 14, 15, 17)", "returned sample", "accessory", "confirmed",
-     "Jolliff B.L., Hughes J.M., Freeman J.J., Zeigler R.A. (2006) Crystal chemistry of lunar merrillite and comparison "
-     "to other meteoritic and planetary suites of whitlockite and merrillite. American Mineralogist 91:1583-1595",
-     "REE-rich merrillite; lunar 'whitlockite' of older literature is merrillite (no H)"),
-    ("apatite", "moon", "mare basalts and highland rocks (Apollo samples)", "returned sample", "accessory", "confirmed",
-     "Boyce J.W., Liu Y., Rossman G.R., Guan Y., Eiler J.M., Stolper E.M., Taylor L.A. (2010) Lunar apatite with "
-     "terrestrial volatile abundances. Nature 466:466-469", "apatite with measurable OH; species per grain not given in this summary"),
-    ("apatite", "moon", "mare basalts 12039, 14053, 15058 (Apollo)", "returned sample", "accessory", "confirmed",
-     "McCubbin F.M., Steele A., Hauri E.H., Nekvasil H., Yamashita S., Hemley R.J. (2010) Nominally hydrous magmatism "
-     "on the Moon. Proceedings of the National Academy of Sciences 107:11223-11228", "OH-bearing apatite"),
-    ("Eskolaite", "moon", "Apollo 17 regolith (Taurus-Littrow valley); also Luna 24 regolith (Mare Crisium)", "returned sample", "trace", "reported",
-     "Mokhov A.V., Rybchuk A.P., Kartashov P.M., Gornostaeva T.A., Bogatikov O.A. (2017) Eskolaite in the regolith of "
-     "the Taurus-Littrow Valley. Doklady Earth Sciences 475:923-925", "SEM identification; condensate (impact vapour) origin proposed by the authors"),
-    ("Periclase", "moon", "Apollo 15 regolith breccia 15299 (shock melt)", "returned sample", "trace", "reported",
-     "[authors not shown in copy seen] (2022) Apollo 15 regolith breccia provides first natural evidence for olivine "
-     "incongruent melting. American Mineralogist (Mineralogical Society of America)",
-     "reported as ferropericlase ((Mg,Fe)O, Mg > Fe), i.e. IMA species periclase; formed from shock melting of olivine"),
-    ("Novograblenovite", "moon", "Chang'e-5 regolith (Oceanus Procellarum)", "returned sample", "trace", "tentative",
-     "Jin S. et al. (2024) Evidence of a hydrated mineral enriched in water and ammonium molecules in the Chang'e-5 "
-     "lunar sample. Nature Astronomy 8:1127-1137",
-     "reported as ULM-1, (NH4)MgCl3·6H2O, the composition of novograblenovite; tentative because a lunar origin (versus "
-     "terrestrial contamination) has been questioned"),
-    ("plagioclase", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024,
-     "32.6% plagioclase (anorthite and bytownite) by XRD"),
-    ("Anorthite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024,
-     "reported as anorthite and bytownite"),
-    ("Augite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "major", "confirmed", CE6_LI_2024, "19.7%"),
-    ("Pigeonite", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "minor", "confirmed", CE6_LI_2024, "10%"),
-    ("orthopyroxene", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "accessory", "confirmed", CE6_LI_2024, "3.6%"),
-    ("olivine", "moon", "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side", "returned sample", "trace", "confirmed", CE6_LI_2024, "0.5%"),
-    ("Ice", "moon", "Cabeus crater permanently shadowed region (LCROSS impact ejecta plume)", "orbital", "unknown", "confirmed",
-     "Colaprete A. et al. (2010) Detection of water in the LCROSS ejecta plume. Science 330:463-468",
-     "about 5.6 wt% water ice in the ejecta; LCROSS impactor and shepherding spacecraft (remote sensing, counted as orbital)"),
+    (
+        "Forsterite",
+        "moon",
+        "Mg-suite dunite 72415 (Apollo 17)",
+        "returned sample",
+        "major",
+        "confirmed",
+        DYMEK_1975,
+        "cumulate olivine (about Fo88); forsterite is missing from the Hazen & Morrison Lunar column",
+    ),
+    (
+        "Forsterite",
+        "moon",
+        "Mg-suite troctolite 76535 (Apollo 17)",
+        "returned sample",
+        "major",
+        "confirmed",
+        DYMEK_1975,
+        "magnesian olivine (about Fo87)",
+    ),
+    (
+        "Anorthite",
+        "moon",
+        "Mg-suite troctolite 76535 and ferroan anorthosite 62237",
+        "returned sample",
+        "major",
+        "confirmed",
+        DYMEK_1975,
+        "calcic plagioclase (An > 90)",
+    ),
+    (
+        "Enstatite",
+        "moon",
+        "Mg-suite norite 78235 (Apollo 17)",
+        "returned sample",
+        "major",
+        "confirmed",
+        DYMEK_1975,
+        "cumulus orthopyroxene (Mg-rich, En > 50)",
+    ),
+    (
+        "Zircon",
+        "moon",
+        "Apollo 17 impact-melt breccia 72215",
+        "returned sample",
+        "trace",
+        "confirmed",
+        "Nemchin A., Timms N., Pidgeon R., Geisler T., Reddy S., Meyer C. (2009) Timing of crystallization of the lunar "
+        "magma ocean constrained by the oldest zircon. Nature Geoscience 2:133-136",
+        "4.417 Ga zircon",
+    ),
+    (
+        "Merrillite",
+        "moon",
+        "KREEP basalts and Mg-suite and alkali-suite rocks (Apollo 14, 15, 17)",
+        "returned sample",
+        "accessory",
+        "confirmed",
+        "Jolliff B.L., Hughes J.M., Freeman J.J., Zeigler R.A. (2006) Crystal chemistry of lunar merrillite and comparison "
+        "to other meteoritic and planetary suites of whitlockite and merrillite. American Mineralogist 91:1583-1595",
+        "REE-rich merrillite; lunar 'whitlockite' of older literature is merrillite (no H)",
+    ),
+    (
+        "apatite",
+        "moon",
+        "mare basalts and highland rocks (Apollo samples)",
+        "returned sample",
+        "accessory",
+        "confirmed",
+        "Boyce J.W., Liu Y., Rossman G.R., Guan Y., Eiler J.M., Stolper E.M., Taylor L.A. (2010) Lunar apatite with "
+        "terrestrial volatile abundances. Nature 466:466-469",
+        "apatite with measurable OH; species per grain not given in this summary",
+    ),
+    (
+        "apatite",
+        "moon",
+        "mare basalts 12039, 14053, 15058 (Apollo)",
+        "returned sample",
+        "accessory",
+        "confirmed",
+        "McCubbin F.M., Steele A., Hauri E.H., Nekvasil H., Yamashita S., Hemley R.J. (2010) Nominally hydrous magmatism "
+        "on the Moon. Proceedings of the National Academy of Sciences 107:11223-11228",
+        "OH-bearing apatite",
+    ),
+    (
+        "Eskolaite",
+        "moon",
+        "Apollo 17 regolith (Taurus-Littrow valley); also Luna 24 regolith (Mare Crisium)",
+        "returned sample",
+        "trace",
+        "reported",
+        "Mokhov A.V., Rybchuk A.P., Kartashov P.M., Gornostaeva T.A., Bogatikov O.A. (2017) Eskolaite in the regolith of "
+        "the Taurus-Littrow Valley. Doklady Earth Sciences 475:923-925",
+        "SEM identification; condensate (impact vapour) origin proposed by the authors",
+    ),
+    (
+        "Periclase",
+        "moon",
+        "Apollo 15 regolith breccia 15299 (shock melt)",
+        "returned sample",
+        "trace",
+        "reported",
+        "[authors not shown in copy seen] (2022) Apollo 15 regolith breccia provides first natural evidence for olivine "
+        "incongruent melting. American Mineralogist (Mineralogical Society of America)",
+        "reported as ferropericlase ((Mg,Fe)O, Mg > Fe), i.e. IMA species periclase; formed from shock melting of olivine",
+    ),
+    (
+        "Novograblenovite",
+        "moon",
+        "Chang'e-5 regolith (Oceanus Procellarum)",
+        "returned sample",
+        "trace",
+        "tentative",
+        "Jin S. et al. (2024) Evidence of a hydrated mineral enriched in water and ammonium molecules in the Chang'e-5 "
+        "lunar sample. Nature Astronomy 8:1127-1137",
+        "reported as ULM-1, (NH4)MgCl3·6H2O, the composition of novograblenovite; tentative because a lunar origin (versus "
+        "terrestrial contamination) has been questioned",
+    ),
+    (
+        "plagioclase",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "major",
+        "confirmed",
+        CE6_LI_2024,
+        "32.6% plagioclase (anorthite and bytownite) by XRD",
+    ),
+    (
+        "Anorthite",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "major",
+        "confirmed",
+        CE6_LI_2024,
+        "reported as anorthite and bytownite",
+    ),
+    (
+        "Augite",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "major",
+        "confirmed",
+        CE6_LI_2024,
+        "19.7%",
+    ),
+    (
+        "Pigeonite",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "minor",
+        "confirmed",
+        CE6_LI_2024,
+        "10%",
+    ),
+    (
+        "orthopyroxene",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "accessory",
+        "confirmed",
+        CE6_LI_2024,
+        "3.6%",
+    ),
+    (
+        "olivine",
+        "moon",
+        "Chang'e-6 soil, Apollo basin (South Pole-Aitken), lunar far side",
+        "returned sample",
+        "trace",
+        "confirmed",
+        CE6_LI_2024,
+        "0.5%",
+    ),
+    (
+        "Ice",
+        "moon",
+        "Cabeus crater permanently shadowed region (LCROSS impact ejecta plume)",
+        "orbital",
+        "unknown",
+        "confirmed",
+        "Colaprete A. et al. (2010) Detection of water in the LCROSS ejecta plume. Science 330:463-468",
+        "about 5.6 wt% water ice in the ejecta; LCROSS impactor and shepherding spacecraft (remote sensing, counted as orbital)",
+    ),
     # --- Mars ---
-    ("Prehnite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
-     "instrument: MRO CRISM; low-grade metamorphic / hydrothermal assemblage"),
-    ("Analcime", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
-     "instrument: MRO CRISM; zeolite"),
-    ("Kaolinite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
-     "instrument: MRO CRISM"),
-    ("chlorite", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
-     "instrument: MRO CRISM; species not resolved"),
-    ("serpentine", "mars", "Nili Fossae region, Noachian crust", "orbital", "unknown", "reported", EHLMANN_2009,
-     "instrument: MRO CRISM; species not resolved"),
-    ("Magnesite", "mars", "Nili Fossae olivine-carbonate unit", "orbital", "unknown", "reported", EHLMANN_EDWARDS_2014,
-     "instrument: MRO CRISM; Mg-carbonate (review)"),
-    ("smectite", "mars", "Noachian Fe/Mg-phyllosilicate-bearing terrains (global)", "orbital", "unknown", "confirmed", EHLMANN_EDWARDS_2014,
-     "instruments: Mars Express OMEGA, MRO CRISM; the most common Martian phyllosilicates (review)"),
-    ("Cristobalite", "mars", "basaltic shergottite NWA 856", "meteorite", "trace", "confirmed",
-     "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
-     "Meteoritics & Planetary Science 41:913-923", "late-stage magmatic silica"),
-    ("Quartz", "mars", "basaltic shergottite NWA 856", "meteorite", "trace", "confirmed",
-     "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
-     "Meteoritics & Planetary Science 41:913-923", "late-stage magmatic silica"),
+    (
+        "Prehnite",
+        "mars",
+        "Nili Fossae region, Noachian crust",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_2009,
+        "instrument: MRO CRISM; low-grade metamorphic / hydrothermal assemblage",
+    ),
+    (
+        "Analcime",
+        "mars",
+        "Nili Fossae region, Noachian crust",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_2009,
+        "instrument: MRO CRISM; zeolite",
+    ),
+    (
+        "Kaolinite",
+        "mars",
+        "Nili Fossae region, Noachian crust",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_2009,
+        "instrument: MRO CRISM",
+    ),
+    (
+        "chlorite",
+        "mars",
+        "Nili Fossae region, Noachian crust",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_2009,
+        "instrument: MRO CRISM; species not resolved",
+    ),
+    (
+        "serpentine",
+        "mars",
+        "Nili Fossae region, Noachian crust",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_2009,
+        "instrument: MRO CRISM; species not resolved",
+    ),
+    (
+        "Magnesite",
+        "mars",
+        "Nili Fossae olivine-carbonate unit",
+        "orbital",
+        "unknown",
+        "reported",
+        EHLMANN_EDWARDS_2014,
+        "instrument: MRO CRISM; Mg-carbonate (review)",
+    ),
+    (
+        "smectite",
+        "mars",
+        "Noachian Fe/Mg-phyllosilicate-bearing terrains (global)",
+        "orbital",
+        "unknown",
+        "confirmed",
+        EHLMANN_EDWARDS_2014,
+        "instruments: Mars Express OMEGA, MRO CRISM; the most common Martian phyllosilicates (review)",
+    ),
+    (
+        "Cristobalite",
+        "mars",
+        "basaltic shergottite NWA 856",
+        "meteorite",
+        "trace",
+        "confirmed",
+        "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
+        "Meteoritics & Planetary Science 41:913-923",
+        "late-stage magmatic silica",
+    ),
+    (
+        "Quartz",
+        "mars",
+        "basaltic shergottite NWA 856",
+        "meteorite",
+        "trace",
+        "confirmed",
+        "Leroux H. & Cordier P. (2006) Magmatic cristobalite and quartz in the NWA 856 Martian shergottite. "
+        "Meteoritics & Planetary Science 41:913-923",
+        "late-stage magmatic silica",
+    ),
 ]
 
 
@@ -595,7 +1189,11 @@ def fix_source(source: str) -> str:
         if part.startswith("[authors not shown in copy seen]"):
             for title, authors in SOURCE_AUTHOR_FIXES.items():
                 if title in part:
-                    parts[i] = part.replace("[authors not shown in copy seen]", authors + " [authors supplied by curator]", 1)
+                    parts[i] = part.replace(
+                        "[authors not shown in copy seen]",
+                        authors + " [authors supplied by curator]",
+                        1,
+                    )
     return " | ".join(parts)
 
 
@@ -616,7 +1214,16 @@ def _nonblank(text: str) -> str:
     return "" if text.lower() in ("not in a structural group",) else text
 
 
-SYSTEMS = ("cubic", "tetragonal", "hexagonal", "trigonal", "orthorhombic", "monoclinic", "triclinic", "amorphous")
+SYSTEMS = (
+    "cubic",
+    "tetragonal",
+    "hexagonal",
+    "trigonal",
+    "orthorhombic",
+    "monoclinic",
+    "triclinic",
+    "amorphous",
+)
 
 
 def _crystal_system(systems: str, space_group: str) -> str:
@@ -640,9 +1247,20 @@ def load_ima(shared: Path) -> dict[str, dict[str, str]]:
     species: dict[str, dict[str, str]] = {}
     sg_rows = {
         r["Mineral Name"]: r
-        for r in csv.DictReader(open(shared / "data/rruff/ima/RRUFF_Export_with_Hey_Classification__RamanLab_987454f.csv", encoding="utf-8-sig"))
+        for r in csv.DictReader(
+            open(
+                shared
+                / "data/rruff/ima/RRUFF_Export_with_Hey_Classification__RamanLab_987454f.csv",
+                encoding="utf-8-sig",
+            )
+        )
     }
-    for r in csv.DictReader(open(shared / "data/occurrence/ima_minerals_rruff_export_2021-12-25.csv", encoding="utf-8-sig")):
+    for r in csv.DictReader(
+        open(
+            shared / "data/occurrence/ima_minerals_rruff_export_2021-12-25.csv",
+            encoding="utf-8-sig",
+        )
+    ):
         name = r["Mineral Name"].strip()
         sgr = sg_rows.get(name, {})
         space_group = (sgr.get("Space Groups") or "").split("|")[0].split(",")[0].strip()
@@ -656,7 +1274,9 @@ def load_ima(shared: Path) -> dict[str, dict[str, str]]:
         rec = {
             "name": name,
             "formula": _clean_formula(r["IMA Chemistry (plain)"]),
-            "crystal_system": _crystal_system(r["Crystal Systems"] or sgr.get("Crystal Systems", ""), space_group),
+            "crystal_system": _crystal_system(
+                r["Crystal Systems"] or sgr.get("Crystal Systems", ""), space_group
+            ),
             "space_group": space_group,
             "structural_group": _nonblank(r["Structural Groupname"]),
             "ima_number": r["IMA Number"].strip(),
@@ -667,7 +1287,12 @@ def load_ima(shared: Path) -> dict[str, dict[str, str]]:
         }
         species[name.lower()] = rec
         species.setdefault(rec["plain"].lower(), rec)
-    for r in csv.DictReader(open(shared / "data/rruff/ima/RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv", encoding="utf-8-sig")):
+    for r in csv.DictReader(
+        open(
+            shared / "data/rruff/ima/RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv",
+            encoding="utf-8-sig",
+        )
+    ):
         name = r["Mineral Name"].strip()
         if name.lower() in species:
             continue
@@ -690,12 +1315,21 @@ def load_ima(shared: Path) -> dict[str, dict[str, str]]:
         if not rec["crystal_system"]:
             rec["crystal_system"] = system
             rec["space_group"] = rec["space_group"] or sg
-            rec["source"] += f"; crystal system{' and space group' if sg else ''} added by curator ({reason})"
+            rec["source"] += (
+                f"; crystal system{' and space group' if sg else ''} added by curator ({reason})"
+            )
     for name, (formula, system, sg, group, number, status, source) in MANUAL_SPECIES.items():
         species[name.lower()] = {
-            "name": name, "formula": formula, "crystal_system": system, "space_group": sg,
-            "structural_group": group, "ima_number": number, "ima_status": status, "source": source,
-            "plain": name, "status_notes": "",
+            "name": name,
+            "formula": formula,
+            "crystal_system": system,
+            "space_group": sg,
+            "structural_group": group,
+            "ima_number": number,
+            "ima_status": status,
+            "source": source,
+            "plain": name,
+            "status_notes": "",
         }
     return species
 
@@ -727,7 +1361,10 @@ def map_evidence(text: str) -> tuple[str, str]:
             note += " (lander, counted as in-situ rover: the evidence enum has no lander class)"
         return "in-situ rover", note
     if low.startswith("unspecified"):
-        return "returned sample", "evidence not stated by the source; 'returned sample' chosen by curator as the default for the Hazen & Morrison Lunar column"
+        return (
+            "returned sample",
+            "evidence not stated by the source; 'returned sample' chosen by curator as the default for the Hazen & Morrison Lunar column",
+        )
     raise ValueError(f"evidence {text!r}: no mapping; add one to map_evidence")
 
 
@@ -753,19 +1390,32 @@ def derive_occurrences(shared: Path, species: dict) -> list[dict[str, str]]:
     used_overrides: set[tuple[str, str, str]] = set()
 
     def add(mineral, body, setting, evidence, abundance, confidence, source, note, origin):
-        rows.append({
-            "mineral": mineral, "body": body, "setting": setting.strip(), "evidence": evidence,
-            "abundance": abundance, "confidence": confidence, "source": fix_source(source.strip()),
-            "note": note.strip().strip(";").strip(), "_origin": origin,
-        })
+        rows.append(
+            {
+                "mineral": mineral,
+                "body": body,
+                "setting": setting.strip(),
+                "evidence": evidence,
+                "abundance": abundance,
+                "confidence": confidence,
+                "source": fix_source(source.strip()),
+                "note": note.strip().strip(";").strip(),
+                "_origin": origin,
+            }
+        )
 
     def join(*parts):
         return "; ".join(p for p in parts if p)
 
     # 1. lunar and Mars literature compilations
-    for key, fname in (("lunar", "lunar_minerals_literature.csv"), ("mars", "mars_minerals_literature.csv")):
+    for key, fname in (
+        ("lunar", "lunar_minerals_literature.csv"),
+        ("mars", "mars_minerals_literature.csv"),
+    ):
         for r in csv.DictReader(open(occ_dir / fname, encoding="utf-8")):
-            if key == "mars" and r["source"].startswith("MSL Curiosity CheMin XRD mineral abundance tables"):
+            if key == "mars" and r["source"].startswith(
+                "MSL Curiosity CheMin XRD mineral abundance tables"
+            ):
                 continue  # re-derived from the raw CheMin tables below
             evidence, ev_note = map_evidence(r["evidence"])
             mineral, confidence, note = r["mineral"], r["confidence"], r["note"]
@@ -778,19 +1428,37 @@ def derive_occurrences(shared: Path, species: dict) -> list[dict[str, str]]:
             setting = r["setting"]
             if setting.lower().startswith("unspecified"):
                 setting = "unspecified in source (Hazen & Morrison 2022 Lunar column)"
-            add(mineral, r["body"].lower(), setting, evidence, r["abundance"], confidence, r["source"],
-                join(note, ev_note), fname)
+            add(
+                mineral,
+                r["body"].lower(),
+                setting,
+                evidence,
+                r["abundance"],
+                confidence,
+                r["source"],
+                join(note, ev_note),
+                fname,
+            )
 
     # 2. CheMin raw tables, aggregated per normalised name
     chemin_map = {
-        "PLAGIOCLASE": "plagioclase", "ANDESINE": "plagioclase", "FELDSPAR": "feldspar",
-        "K-FELDSPAR": "alkali feldspar", "OLIVINE": "olivine", "FE-FORSTERITE": "Forsterite",
-        "ORTHOPYROXENE": "orthopyroxene", "PYROXENE": "pyroxene", "APATITE": "apatite",
+        "PLAGIOCLASE": "plagioclase",
+        "ANDESINE": "plagioclase",
+        "FELDSPAR": "feldspar",
+        "K-FELDSPAR": "alkali feldspar",
+        "OLIVINE": "olivine",
+        "FE-FORSTERITE": "Forsterite",
+        "ORTHOPYROXENE": "orthopyroxene",
+        "PYROXENE": "pyroxene",
+        "APATITE": "apatite",
         "FE-CARBONATE": "Siderite",
     }
     agg: dict[str, dict] = defaultdict(lambda: {"sols": set(), "max": 0.0, "names": set(), "n": 0})
     seen = set()
-    for fname in ("mars_msl_chemin_combined_chemin_data_all_sols.csv", "mars_msl_chemin_combined_sol_data.csv"):
+    for fname in (
+        "mars_msl_chemin_combined_chemin_data_all_sols.csv",
+        "mars_msl_chemin_combined_sol_data.csv",
+    ):
         for r in csv.DictReader(open(occ_dir / fname, encoding="utf-8")):
             raw = r["MINERAL"].strip()
             key = (raw.upper(), r["sol"].strip())
@@ -810,34 +1478,63 @@ def derive_occurrences(shared: Path, species: dict) -> list[dict[str, str]]:
             a["n"] += 1
     for target, a in sorted(agg.items()):
         m = a["max"]
-        abundance = "major" if m >= 20 else "minor" if m >= 5 else "accessory" if m >= 1 else "trace"
+        abundance = (
+            "major" if m >= 20 else "minor" if m >= 5 else "accessory" if m >= 1 else "trace"
+        )
         sols = sorted(a["sols"])
-        note = (f"CheMin names: {', '.join(sorted(a['names']))}; max {m:.1f} wt% of crystalline fraction; "
-                f"{a['n']} sample analyses (sols {sols[0]}-{sols[-1]}); instrument: MSL Curiosity CheMin (XRD)")
-        add(target, "mars", "Gale crater, Aeolis Palus and Mount Sharp sedimentary rocks and eolian sediments",
-            "in-situ rover", abundance, "confirmed", CHEMIN_SOURCE, note, "chemin")
+        note = (
+            f"CheMin names: {', '.join(sorted(a['names']))}; max {m:.1f} wt% of crystalline fraction; "
+            f"{a['n']} sample analyses (sols {sols[0]}-{sols[-1]}); instrument: MSL Curiosity CheMin (XRD)"
+        )
+        add(
+            target,
+            "mars",
+            "Gale crater, Aeolis Palus and Mount Sharp sedimentary rocks and eolian sediments",
+            "in-situ rover",
+            abundance,
+            "confirmed",
+            CHEMIN_SOURCE,
+            note,
+            "chemin",
+        )
 
     # 3. meteorite literature compilation
     planetary_type = {}  # species -> body, for species whose type locality is a Martian/lunar meteorite
-    met_rows = list(csv.DictReader(open(occ_dir / "meteorite_minerals_literature.csv", encoding="utf-8")))
+    met_rows = list(
+        csv.DictReader(open(occ_dir / "meteorite_minerals_literature.csv", encoding="utf-8"))
+    )
     for r in met_rows:
         b = body_of_meteorite_class(r["meteorite_class"])
         if b != "meteorite" and r["type_locality_meteorite"].strip():
             planetary_type[r["mineral"]] = b
-    nonproxy_meteorite = {r["mineral"] for r in met_rows
-                          if body_of_meteorite_class(r["meteorite_class"]) == "meteorite" and not r["source"].startswith("Hazen")}
+    nonproxy_meteorite = {
+        r["mineral"]
+        for r in met_rows
+        if body_of_meteorite_class(r["meteorite_class"]) == "meteorite"
+        and not r["source"].startswith("Hazen")
+    }
     for r in met_rows:
         mineral = r["mineral"]
         if mineral in DROPPED_SPECIES:
             continue
         body = body_of_meteorite_class(r["meteorite_class"])
         note = r["note"]
-        if r["source"].startswith("Hazen") and mineral in planetary_type and mineral not in nonproxy_meteorite:
+        if (
+            r["source"].startswith("Hazen")
+            and mineral in planetary_type
+            and mineral not in nonproxy_meteorite
+        ):
             body = planetary_type[mineral]
-            note = join(note, f"Hazen & Morrison meteoritic mode assigned to body {body}: the species is known only from "
-                              f"{'Martian' if body == 'mars' else 'lunar'} meteorites in this compilation")
+            note = join(
+                note,
+                f"Hazen & Morrison meteoritic mode assigned to body {body}: the species is known only from "
+                f"{'Martian' if body == 'mars' else 'lunar'} meteorites in this compilation",
+            )
         if r["meteorite_class"].lower().startswith("lunar and martian"):
-            note = join(note, "source names lunar and Martian meteorites; kept as Martian (Los Angeles shergottite)")
+            note = join(
+                note,
+                "source names lunar and Martian meteorites; kept as Martian (Los Angeles shergottite)",
+            )
         if r["type_locality_meteorite"].strip():
             note = join(note, "type locality: " + r["type_locality_meteorite"].strip())
         confidence = r["confidence"]
@@ -850,14 +1547,25 @@ def derive_occurrences(shared: Path, species: dict) -> list[dict[str, str]]:
         setting = r["meteorite_class"].strip()
         if r["setting"].strip():
             setting += ": " + r["setting"].strip()
-        add(mineral, body, setting, "meteorite", r["abundance"], confidence, r["source"], note,
-            "meteorite_minerals_literature.csv")
+        add(
+            mineral,
+            body,
+            setting,
+            "meteorite",
+            r["abundance"],
+            confidence,
+            r["source"],
+            note,
+            "meteorite_minerals_literature.csv",
+        )
 
     # 4. curator additions
     for mineral, body, setting, evidence, abundance, confidence, source, note in ADDED_ROWS:
         add(mineral, body, setting, evidence, abundance, confidence, source, note, "curator")
 
-    missing = {(k, m) for k, m, _s, new, _c, _n in ROW_OVERRIDES} - {(k, m) for k, m, _ in used_overrides}
+    missing = {(k, m) for k, m, _s, new, _c, _n in ROW_OVERRIDES} - {
+        (k, m) for k, m, _ in used_overrides
+    }
     if missing:
         raise ValueError(f"ROW_OVERRIDES never applied (stale?): {sorted(missing)}")
     return rows
@@ -868,14 +1576,20 @@ def canonical(name: str, species: dict) -> str:
         return name
     rec = species.get(name.lower())
     if rec is None:
-        raise ValueError(f"mineral {name!r}: neither an IMA species in the exports nor a group in GROUPS")
+        raise ValueError(
+            f"mineral {name!r}: neither an IMA species in the exports nor a group in GROUPS"
+        )
     return rec["name"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=Path("/work/shared"))
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[2] / "src/lithoscope/mindb/curated")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parents[2] / "src/lithoscope/mindb/curated",
+    )
     args = parser.parse_args()
     species = load_ima(args.shared)
 
@@ -891,7 +1605,16 @@ def main() -> None:
             continue
         seen.add(key)
         dedup.append(r)
-    occ = sorted(dedup, key=lambda r: (r["body"], r["mineral"].lower(), r["evidence"], r["setting"].lower(), r["source"]))
+    occ = sorted(
+        dedup,
+        key=lambda r: (
+            r["body"],
+            r["mineral"].lower(),
+            r["evidence"],
+            r["setting"].lower(),
+            r["source"],
+        ),
+    )
 
     # groups
     group_rows = []
@@ -903,19 +1626,39 @@ def main() -> None:
             if rec is None:
                 raise ValueError(f"group {g!r} member {m!r}: not an IMA species in the exports")
             row_source = source
-            if rec.get("ima_number", "").startswith("IMA") and g in ("pyroxene", "clinopyroxene") and m in PYROXENES_LATER:
+            if (
+                rec.get("ima_number", "").startswith("IMA")
+                and g in ("pyroxene", "clinopyroxene")
+                and m in PYROXENES_LATER
+            ):
                 row_source = source + f"; {m} approved later ({rec['ima_number']}), " + RRUFF_2021
             group_rows.append({"group": g, "member": rec["name"], "source": row_source})
 
     # species table: everything used in occurrences or groups
-    used = {r["mineral"] for r in occ if r["mineral"] not in GROUPS} | {r["member"] for r in group_rows}
+    used = {r["mineral"] for r in occ if r["mineral"] not in GROUPS} | {
+        r["member"] for r in group_rows
+    }
     mineral_rows = []
     for name in sorted(used, key=str.lower):
         rec = species[name.lower()]
         source = rec["source"]
         if rec.get("newer") and name in NEWER_SPECIES_SOURCES:
             source = NEWER_SPECIES_SOURCES[name] + "; formula and crystal data: " + RRUFF_2025
-        mineral_rows.append({k: rec[k] for k in ("name", "formula", "crystal_system", "space_group", "structural_group", "ima_number", "ima_status")} | {"source": source})
+        mineral_rows.append(
+            {
+                k: rec[k]
+                for k in (
+                    "name",
+                    "formula",
+                    "crystal_system",
+                    "space_group",
+                    "structural_group",
+                    "ima_number",
+                    "ima_status",
+                )
+            }
+            | {"source": source}
+        )
 
     # aliases: curated list + automatic diacritic-free spellings
     alias_rows = []
@@ -936,10 +1679,27 @@ def main() -> None:
 
     check(mineral_rows, group_rows, alias_rows, occ)
     out = args.out
-    write(out / "minerals.csv", ["name", "formula", "crystal_system", "space_group", "structural_group", "ima_number", "ima_status", "source"], mineral_rows)
+    write(
+        out / "minerals.csv",
+        [
+            "name",
+            "formula",
+            "crystal_system",
+            "space_group",
+            "structural_group",
+            "ima_number",
+            "ima_status",
+            "source",
+        ],
+        mineral_rows,
+    )
     write(out / "groups.csv", ["group", "member", "source"], group_rows)
     write(out / "aliases.csv", ["alias", "target", "kind", "source"], alias_rows)
-    write(out / "occurrences.csv", ["mineral", "body", "setting", "evidence", "abundance", "confidence", "source", "note"], occ)
+    write(
+        out / "occurrences.csv",
+        ["mineral", "body", "setting", "evidence", "abundance", "confidence", "source", "note"],
+        occ,
+    )
     report(mineral_rows, group_rows, alias_rows, occ)
 
 
@@ -954,20 +1714,26 @@ def check(minerals, groups, aliases, occ) -> None:
     names = [m["name"] for m in minerals]
     keys = Counter(name_key(n) for n in names)
     assert all(v == 1 for v in keys.values()), [n for n, v in keys.items() if v > 1]
-    assert not ({name_key(g["group"]) for g in groups} & set(keys)), "group name equals a species name"
+    assert not ({name_key(g["group"]) for g in groups} & set(keys)), (
+        "group name equals a species name"
+    )
     alias_keys = Counter(name_key(a["alias"]) for a in aliases)
     assert all(v == 1 for v in alias_keys.values()), [n for n, v in alias_keys.items() if v > 1]
-    assert not (set(alias_keys) & set(keys)), f"alias equals a species name: {set(alias_keys) & set(keys)}"
+    assert not (set(alias_keys) & set(keys)), (
+        f"alias equals a species name: {set(alias_keys) & set(keys)}"
+    )
     lower = Counter(n.lower() for n in names)
     assert all(v == 1 for v in lower.values()), [n for n, v in lower.items() if v > 1]
     group_names = {g["group"] for g in groups}
     assert not (group_names & set(lower)), group_names & set(lower)
     for m in minerals:
         assert m["formula"] and m["source"], m
-        assert m["crystal_system"] in SYSTEMS + ("",), m
+        assert m["crystal_system"] in (*SYSTEMS, ""), m
         assert not re.search(r"[<>]|&#|\[box\]", m["formula"]), m
     for r in occ:
-        assert r["mineral"] in group_names or r["mineral"].lower() in lower, f"occurrence mineral {r['mineral']!r} unknown"
+        assert r["mineral"] in group_names or r["mineral"].lower() in lower, (
+            f"occurrence mineral {r['mineral']!r} unknown"
+        )
         assert r["body"] in ("moon", "mars", "meteorite"), r
         assert r["evidence"] in ("returned sample", "meteorite", "in-situ rover", "orbital"), r
         assert r["abundance"] in ("major", "minor", "accessory", "trace", "unknown"), r
@@ -976,7 +1742,15 @@ def check(minerals, groups, aliases, occ) -> None:
         assert r["setting"], r
     for a in aliases:
         assert a["target"] in group_names or a["target"].lower() in lower, a
-        assert a["kind"] in ("group", "variety", "discredited", "intermediate", "spelling", "not_a_mineral", "class"), a
+        assert a["kind"] in (
+            "group",
+            "variety",
+            "discredited",
+            "intermediate",
+            "spelling",
+            "not_a_mineral",
+            "class",
+        ), a
 
 
 def write(path: Path, fields: list[str], rows: list[dict]) -> None:
@@ -988,8 +1762,10 @@ def write(path: Path, fields: list[str], rows: list[dict]) -> None:
 
 def report(minerals, groups, aliases, occ) -> None:
     group_names = {g["group"] for g in groups}
-    print(f"minerals.csv {len(minerals)} rows; groups.csv {len(groups)} rows ({len(group_names)} groups); "
-          f"aliases.csv {len(aliases)} rows; occurrences.csv {len(occ)} rows")
+    print(
+        f"minerals.csv {len(minerals)} rows; groups.csv {len(groups)} rows ({len(group_names)} groups); "
+        f"aliases.csv {len(aliases)} rows; occurrences.csv {len(occ)} rows"
+    )
     rank = {"confirmed": 0, "reported": 1, "tentative": 2}
     for body in ("moon", "mars", "meteorite"):
         rows = [r for r in occ if r["body"] == body and r["mineral"] not in group_names]
@@ -1000,8 +1776,10 @@ def report(minerals, groups, aliases, occ) -> None:
         ev = Counter()
         for e in ("returned sample", "meteorite", "in-situ rover", "orbital"):
             ev[e] = len({r["mineral"] for r in rows if r["evidence"] == e})
-        print(f"{body}: {len(best)} species ({dict(Counter(best.values()))}); rows {sum(r['body'] == body for r in occ)}; "
-              f"species by evidence {dict(ev)}")
+        print(
+            f"{body}: {len(best)} species ({dict(Counter(best.values()))}); rows {sum(r['body'] == body for r in occ)}; "
+            f"species by evidence {dict(ev)}"
+        )
 
 
 if __name__ == "__main__":
