@@ -37,6 +37,56 @@ __all__ = [
 ]
 
 
+def _rows(
+    db: MinDB,
+    method: Method | str,
+    *,
+    linked_only: bool = True,
+    lasers: Sequence[float] | None = None,
+) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
+    """(axis, intensities, metadata) of stored spectra; arrays are read-only views."""
+    method = Method(str(method).lower())
+    columns = (
+        SpectrumRow.id,
+        SpectrumRow.axis,
+        SpectrumRow.intensities,
+        SpectrumRow.axis_unit,
+        SpectrumRow.label,
+        SpectrumRow.sample_id,
+        SpectrumRow.laser_nm,
+        SpectrumRow.checksum,
+        SpectrumRow.filename,
+        Mineral.name,
+    )
+    query = (
+        select(*columns)
+        .outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
+        .where(SpectrumRow.method == method)
+        .order_by(SpectrumRow.id)
+    )
+    if linked_only:
+        query = query.where(SpectrumRow.mineral_id.is_not(None))
+    if lasers:
+        query = query.where(SpectrumRow.laser_nm.in_([float(v) for v in lasers]))
+    out = []
+    with db.session() as s:
+        for sid, axis, y, unit, label, sample, laser, checksum, filename, mineral in s.execute(
+            query
+        ):
+            meta = {
+                "mineral": mineral or label,
+                "sample_id": sample,
+                "group": base_sample_id(sample) or f"spectrum-{sid}",
+                "laser_nm": laser,
+                "checksum": checksum,
+                "spectrum_id": sid,
+                "file": filename,
+                "unit": unit,
+            }
+            out.append((np.frombuffer(axis, dtype="<f8"), np.frombuffer(y, dtype="<f8"), meta))
+    return out
+
+
 def load_spectra(
     db: MinDB,
     method: Method | str,
@@ -57,39 +107,10 @@ def load_spectra(
         Raman only: keep these laser wavelengths (nm).
     """
     method = Method(str(method).lower())
-    query = (
-        select(SpectrumRow, Mineral.name)
-        .outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
-        .where(SpectrumRow.method == method)
-        .order_by(SpectrumRow.id)
-    )
-    if linked_only:
-        query = query.where(SpectrumRow.mineral_id.is_not(None))
-    if lasers:
-        query = query.where(SpectrumRow.laser_nm.in_([float(v) for v in lasers]))
-    out = []
-    with db.session() as s:
-        for row, mineral in s.execute(query):
-            axis = np.frombuffer(row.axis, dtype="<f8")
-            y = np.frombuffer(row.intensities, dtype="<f8")
-            out.append(
-                Spectrum(
-                    axis,
-                    y,
-                    row.method,
-                    row.axis_unit,
-                    {
-                        "mineral": mineral or row.label,
-                        "sample_id": row.sample_id,
-                        "group": base_sample_id(row.sample_id) or f"spectrum-{row.id}",
-                        "laser_nm": row.laser_nm,
-                        "checksum": row.checksum,
-                        "spectrum_id": row.id,
-                        "file": row.filename,
-                    },
-                )
-            )
-    return out
+    return [
+        Spectrum(axis, y, method, meta.pop("unit"), meta)
+        for axis, y, meta in _rows(db, method, linked_only=linked_only, lasers=lasers)
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,9 +205,9 @@ def build_dataset(
         ``transform(X, grid) -> X`` applied after resampling (the preprocessing pipeline); its
         JSON description belongs in ``spec.preprocessing`` so the version reflects it.
     """
-    spectra = load_spectra(db, spec.method, lasers=spec.lasers)
-    counts = Counter(s.metadata["mineral"] for s in spectra)
-    keep = [s for s in spectra if counts[s.metadata["mineral"]] >= spec.min_spectra_per_mineral]
+    rows = _rows(db, spec.method, lasers=spec.lasers)
+    counts = Counter(meta["mineral"] for _, _, meta in rows)
+    keep = [r for r in rows if counts[r[2]["mineral"]] >= spec.min_spectra_per_mineral]
     if not keep:
         raise InputError(
             f"MinDB holds no {spec.method} spectra with >= {spec.min_spectra_per_mineral} per "
@@ -194,20 +215,21 @@ def build_dataset(
         )
     grid = np.asarray(spec.grid)
     X = np.empty((len(keep), grid.size))
-    for i, s in enumerate(keep):
-        X[i] = resample(s.axis, s.intensities, grid, outside=spec.outside)  # type: ignore[arg-type]
+    for i, (axis, y, _) in enumerate(keep):
+        X[i] = resample(axis, y, grid, outside=spec.outside)  # type: ignore[arg-type]
     if transform is not None:
         X = np.asarray(transform(X, grid), dtype=np.float64)
-    y = np.array([s.metadata["mineral"] for s in keep], dtype=object)
-    groups = np.array([s.metadata["group"] for s in keep], dtype=object)
+    metas = [meta for _, _, meta in keep]
+    for meta in metas:
+        meta.pop("unit", None)
+    y = np.array([m["mineral"] for m in metas], dtype=object)
+    groups = np.array([m["group"] for m in metas], dtype=object)
     digest = hashlib.sha256()
     digest.update(json.dumps(spec.to_dict(), sort_keys=True).encode())
-    for s in sorted(keep, key=lambda s: s.metadata["checksum"]):
-        digest.update(f"{s.metadata['checksum']}\t{s.metadata['mineral']}\n".encode())
+    for m in sorted(metas, key=lambda m: m["checksum"]):
+        digest.update(f"{m['checksum']}\t{m['mineral']}\n".encode())
     method = Method(spec.method)
-    collection = SpectralCollection(
-        grid, X, method, DEFAULT_UNIT[method], [s.metadata for s in keep]
-    )
+    collection = SpectralCollection(grid, X, method, DEFAULT_UNIT[method], metas)
     info = {
         "n_spectra": len(keep),
         "n_minerals": len(set(y.tolist())),
