@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,10 @@ __all__ = [
     "read_spectrum",
     "write_spectrum",
 ]
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_PAIR = re.compile(rf"\s*{_NUMBER}\s*[,;\t ]\s*{_NUMBER}\s*")
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,12 @@ def detect_format(text: str, name: str = "input") -> str:
             return fmt
     if not text.strip():
         raise SpectrumFileError(f"{name}: the file holds only blank lines; export it again")
+    pairs = [n for n, line in enumerate(text.splitlines()[:200], 1) if _PAIR.fullmatch(line)]
+    if len(pairs) == 1:
+        raise SpectrumFileError(
+            f"{name} line {pairs[0]}: the only data point; a spectrum needs at least 2 lines of "
+            "'axis, intensity'"
+        )
     raise SpectrumFileError(
         f"{name}: not a known spectrum format ({', '.join(FORMATS)}); the first lines do not "
         "look like JCAMP-DX, a RRUFF header, a spectral table or two columns of numbers"

@@ -49,7 +49,7 @@ _SEPARATORS = " \t,"
 _MAX_POINTS = 5_000_000
 _DATA_LABELS = ("XYDATA", "XYPOINTS", "PEAKTABLE")
 
-_SNIFF = re.compile(r"^\s*##\s*JCAMP[\s_-]*DX\s*=", re.I | re.M)
+_SNIFF = re.compile(r"^\s*##\s*JCAMP[\s_-]*DX\b", re.I | re.M)
 _SNIFF_DATA = re.compile(r"^\s*##\s*(?:XY\s*DATA|XY\s*POINTS|PEAK\s*TABLE)\s*=", re.I | re.M)
 
 # ##DATA TYPE -> method; the first pattern that matches wins (near infrared before infrared).
@@ -148,7 +148,7 @@ def _blocks(records: list[_Record], name: str) -> list[_Block]:
                     f"{stack[-1].line} (no ##END= between them); the file is truncated or two "
                     "files were joined"
                 )
-            stack.append(_Block(rec.line))
+            stack.append(_Block(rec.line, {"TITLE": rec}))
         elif not stack:
             raise SpectrumFileError(
                 f"{name} line {rec.line}: ##{rec.label}= outside a block; each block starts "

@@ -90,7 +90,8 @@ _NAME_SOURCES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"relab", re.I), "RELAB"),
     (re.compile(r"usgs|splib", re.I), "USGS splib07"),
 ]
-_USGS_COLUMN = re.compile(r"^(?P<rule>[^|]+)\|(?P<record>.+?)_(?P<spec>[A-Z0-9]+[a-z]*)_[AR]REF$")
+# splib07 record: <name>_<sample>_..._<spectrometer + version>_<AREF|RREF>
+_USGS_RECORD = re.compile(r"^(.+?)_[A-Z0-9]+[a-z]*_[AR]REF$")
 _PEWPEW_COLUMN = re.compile(r"^(?P<mineral>.+?)\s*\(id\s*(?P<id>\d+)\)$")
 _MODAL = {"OL": "olivine", "OPX": "orthopyroxene", "CPX": "clinopyroxene", "PLG": "plagioclase"}
 
@@ -139,9 +140,11 @@ def _cells(fields: list[str], number: int, name: str, columns: list[str]) -> np.
     """Numbers of one row (NaN where a cell is missing)."""
     if all(_PLAIN.fullmatch(f) for f in fields):
         try:
-            return np.array(fields, dtype=np.float64)
+            fast = np.array(fields, dtype=np.float64)
         except ValueError:
-            pass  # e.g. '1.2.3'; the loop below names the cell
+            fast = None  # e.g. '1.2.3'; the loop below names the cell
+        if fast is not None and not np.isinf(fast).any():
+            return fast
     out = np.empty(len(fields))
     for i, f in enumerate(fields):
         f = f.strip()
@@ -254,18 +257,18 @@ def looks_like_column_table(text: str, name: str = "") -> bool:
     )
 
 
-def _column_metadata(column: str, name: str, synthetic: bool) -> dict[str, Any]:
+def _column_metadata(column: str, source: str | None, synthetic: bool) -> dict[str, Any]:
     meta: dict[str, Any] = {"column": column}
-    source = None
-    usgs = _USGS_COLUMN.match(column)
     pewpew = _PEWPEW_COLUMN.match(column)
-    if usgs:
-        record = column.split("|", 1)[1]
-        meta |= {"mica_rule": usgs["rule"], "record": record, "sample_id": usgs["record"]}
-        source = "USGS splib07"
+    if "|" in column:  # USGS MICA reference table: "<rule>|<splib07 record> [note]"
+        rule, record = (part.strip() for part in column.split("|", 1))
+        label = re.sub(r"\s*\[[^\]]*\]$", "", record)
+        sample = _USGS_RECORD.match(label)
+        meta |= {"mica_rule": rule, "record": record, "sample_id": sample[1] if sample else label}
+        synthetic = synthetic or label.startswith("synth ")
     elif pewpew:
         meta |= {"mineral": pewpew["mineral"], "table_mineral_id": int(pewpew["id"])}
-    meta["source"] = _source(name, source)
+    meta["source"] = source
     if synthetic:
         meta["synthetic"] = True
     return meta
@@ -327,6 +330,8 @@ def parse_column_table(
     order = order.astype(np.int64)
     matrix, numbers = matrix[order], numbers[order]
     synthetic = "synthetic" in _basename(name).lower() or "synthetic" in header_text.lower()
+    usgs = any(_USGS_RECORD.match(re.sub(r"\s*\[[^\]]*\]$", "", n)) for n in names)
+    source = _source(name, "USGS splib07" if usgs else None)
     spectra = []
     for j, column in enumerate(names[1:], start=1):
         if _STD_COLUMN.search(column):
@@ -337,7 +342,7 @@ def parse_column_table(
                 f"{name}: column {column[:40]!r} has {int(keep.sum())} value(s); a spectrum "
                 "needs at least 2 (fill the column or remove it)"
             )
-        meta = _column_metadata(column, name, synthetic)
+        meta = _column_metadata(column, source, synthetic)
         meta |= {"file": name, "format": "table-columns"}
         if not keep.all():
             meta["missing_points"] = int((~keep).sum())
@@ -542,8 +547,11 @@ def looks_like_relab_tab(text: str, name: str = "") -> bool:
         return False
     first = lines[0].split()
     counted = len(first) == 1 and first[0].isdigit()
-    body = lines[1:-1] if counted else lines[:-1]  # the last line may be cut at 8 kB
-    if not body or not all(_numeric_fields(ln) for ln in body):
+    body = lines[1:] if counted else lines
+    rows = 0
+    while rows < len(body) and _numeric_fields(body[rows]):
+        rows += 1
+    if rows < 2:  # a short file may have its text trailer among the first lines
         return False
     if _basename(name).lower().endswith(".tab"):
         return True

@@ -1,0 +1,315 @@
+"""JCAMP-DX reader: AFFN and ASDF forms, checks, pairs and peak tables, units, methods, blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lithoscope.methods import AxisUnit, Method
+from lithoscope.spectra.io import (
+    SpectrumFileError,
+    detect_format,
+    parse_spectra,
+    parse_spectrum,
+    read_spectra,
+    read_spectrum,
+)
+from lithoscope.spectra.io.jcamp import looks_like_jcamp, parse_jcamp
+
+
+def _jcamp(data: str, **labels: str) -> str:
+    header = {
+        "TITLE": "test",
+        "JCAMP-DX": "5.01",
+        "DATA TYPE": "RAMAN SPECTRUM",
+        "XUNITS": "1/CM",
+        "YUNITS": "ARBITRARY UNITS",
+        "FIRSTX": "1",
+        "LASTX": "10",
+        "NPOINTS": "10",
+        "XYDATA": "(X++(Y..Y))",
+    }
+    for key, value in labels.items():
+        key = key.replace("_", " ")
+        if value is None:
+            header.pop(key, None)
+        else:
+            header[key] = value
+    data_label = next(k for k in ("XYDATA", "XYPOINTS", "PEAK TABLE") if k in header)
+    lines = [f"##{k}={v}" for k, v in header.items() if k != data_label]
+    lines.append(f"##{data_label}={header[data_label]}")
+    return "\n".join([*lines, data.strip("\n"), "##END="]) + "\n"
+
+
+SEQUENCE = [1, 2, 3, 3, 2, 1, 0, -1, -2, -3]
+
+
+# The same ten ordinates in every form of the JCAMP-DX standard (McDonald & Wilks 1988, table
+# of FIX, PAC, SQZ, DIF and DIFDUP), after the abscissa 1.
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1 1 2 3 3 2 1 0 -1 -2 -3",  # AFFN, blank separated
+        "1,1,2,3,3,2,1,0,-1,-2,-3",  # AFFN, comma separated
+        "1+1+2+3+3+2+1+0-1-2-3",  # PAC
+        "1ABCCBA@abc",  # SQZ
+        "1AJJ%jjjjjj",  # DIF
+        "1AJT%jX",  # DIFDUP
+    ],
+    ids=["affn", "affn-comma", "pac", "sqz", "dif", "difdup"],
+)
+def test_forms_of_the_standard(line):
+    s = parse_spectrum(_jcamp(line), "t.jdx")
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)
+    np.testing.assert_allclose(s.axis, np.arange(1, 11), rtol=0, atol=1e-12)
+    assert s.method is Method.RAMAN and s.unit is AxisUnit.RAMAN_SHIFT
+
+
+def test_y_check_value_is_dropped():
+    s = parse_spectrum(_jcamp("1AJJ%j\n5Bjjjjj"), "t.jdx")
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)
+
+
+def test_y_check_mismatch_is_an_error():
+    with pytest.raises(SpectrumFileError, match=r"t\.jdx line 11: y check failed"):
+        parse_spectrum(_jcamp("1AJJ%j\n5Cjjjjj"), "t.jdx")
+
+
+def test_dif_may_continue_from_the_previous_line_without_check():
+    s = parse_spectrum(_jcamp("1AJJ%jj\n7jjjj"), "t.jdx")
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)
+
+
+def test_factors_apply():
+    text = _jcamp("10 100 200 300 300 200 100 0 -100 -200 -300", XFACTOR="0.1", YFACTOR="0.01")
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_allclose(s.intensities, SEQUENCE, rtol=1e-12)
+    np.testing.assert_allclose(s.axis, np.arange(1, 11), rtol=1e-12)
+
+
+def test_x_comes_from_firstx_lastx_npoints():
+    text = _jcamp("100 1 2 3 3 2\n105 1 0 -1 -2 -3", FIRSTX="100", LASTX="109")
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_allclose(s.axis, np.arange(100, 110), rtol=1e-12)
+
+
+def test_lastx_from_deltax():
+    text = _jcamp("100 1 2 3 3 2 1 0 -1 -2 -3", FIRSTX="100", LASTX=None, DELTAX="0.5")
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_allclose(s.axis, 100 + 0.5 * np.arange(10), rtol=1e-12)
+
+
+def test_decreasing_declared_axis_is_reversed_without_warning(recwarn):
+    text = _jcamp("10 1 2 3 3 2 1 0 -1 -2 -3", FIRSTX="10", LASTX="1")
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_array_equal(s.axis, np.arange(1, 11))
+    np.testing.assert_array_equal(s.intensities, SEQUENCE[::-1])
+    assert not recwarn.list
+
+
+@pytest.mark.parametrize(
+    ("labels", "data", "match"),
+    [
+        ({"NPOINTS": "11"}, "1ABCCBA@abc", r"line 9: ##NPOINTS=11 but .* 10 ordinates"),
+        ({}, "1 1 2 3 3 2\n9 1 0 -1 -2 -3", r"line 11: the line starts at x=9"),
+        ({"FIRSTX": "abc"}, "1ABCCBA@abc", r"line 6: ##FIRSTX='abc' is not a finite number"),
+        ({"NPOINTS": "2.5"}, "1ABCCBA@abc", r"NPOINTS=2.5 is not a whole number"),
+        ({"LASTX": "1"}, "1ABCCBA@abc", r"FIRSTX equals ##LASTX"),
+        ({"LASTX": None}, "1ABCCBA@abc", r"needs ##LASTX"),
+        ({"XUNITS": None}, "1ABCCBA@abc", r"no ##XUNITS"),
+        ({"DATA TYPE": "MASS SPECTRUM"}, "1ABCCBA@abc", r"not a mineral spectrum"),
+        ({"DATA TYPE": "SOMETHING"}, "1ABCCBA@abc", r"does not tell the method"),
+        ({"XYDATA": "(XYZ..XYZ)"}, "1 2 3", r"not a data form"),
+        ({}, "1AJJ%jjjjjS99999", r"DUP count 199999 is impossible"),
+        ({}, "1AJJ%jjjjjS9999999999", r"not a small whole number"),
+        ({}, "J 1 2", r"starts with its abscissa"),
+        ({}, "1 1 2 3 3 2 1 0 -1 -2 1e999", r"overflow to infinity"),
+    ],
+)
+def test_header_and_data_errors(labels, data, match):
+    with pytest.raises(SpectrumFileError, match=match) as info:
+        parse_spectra(_jcamp(data, **labels), "bad.jdx")
+    assert str(info.value).startswith("bad.jdx")
+
+
+def test_truncation_is_detected():
+    text = _jcamp("1 1 2 3 3 2\n6 1 0 -1 -2 -3")
+    for cut in (len(text) - 8, len(text) // 2, text.index("##XYDATA")):
+        with pytest.raises(SpectrumFileError, match="truncated|ordinates"):
+            parse_spectra(text[:cut], "cut.jdx")
+
+
+def test_comments_and_label_spelling():
+    text = _jcamp("$$ a comment line\n1 1 2 3 3 2 1 0 -1 -2 -3 $$ trailing", DATA_TYPE=None)
+    text = text.replace("##XUNITS", "##x_units").replace(
+        "##TITLE=test", "##TITLE=test\n##DATA-TYPE=Raman"
+    )
+    s = parse_spectrum(text, "t.jdx")
+    assert s.method is Method.RAMAN
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)
+
+
+@pytest.mark.parametrize(
+    ("data_type", "xunits", "method", "unit", "scale"),
+    [
+        ("RAMAN SPECTRUM", "1/CM", Method.RAMAN, AxisUnit.RAMAN_SHIFT, 1.0),
+        ("INFRARED SPECTRUM", "1/CM", Method.IR, AxisUnit.WAVENUMBER, 1.0),
+        ("IR SPECTRUM", "CM-1", Method.IR, AxisUnit.WAVENUMBER, 1.0),
+        ("INFRARED SPECTRUM", "MICROMETERS", Method.IR, AxisUnit.WAVELENGTH_NM, 1000.0),
+        ("NEAR INFRARED SPECTRUM", "NANOMETERS", Method.VNIR, AxisUnit.WAVELENGTH_NM, 1.0),
+        ("UV/VIS SPECTRUM", "NANOMETERS", Method.VNIR, AxisUnit.WAVELENGTH_NM, 1.0),
+        ("UV-VIS SPECTRUM", "µm", Method.VNIR, AxisUnit.WAVELENGTH_NM, 1000.0),
+        ("X-RAY DIFFRACTION", "2THETA", Method.XRD, AxisUnit.TWO_THETA, 1.0),
+        ("XRD PATTERN", "DEGREES", Method.XRD, AxisUnit.TWO_THETA, 1.0),
+        ("", "2THETA", Method.XRD, AxisUnit.TWO_THETA, 1.0),
+        ("LIBS SPECTRUM", "NANOMETERS", Method.LIBS, AxisUnit.WAVELENGTH_NM, 1.0),
+        ("RAMAN SPECTRUM", "Raman Shift (cm-1)", None, None, None),
+    ],
+)
+def test_data_type_and_units(data_type, xunits, method, unit, scale):
+    text = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3", DATA_TYPE=data_type or None, XUNITS=xunits)
+    if method is None:
+        with pytest.raises(SpectrumFileError, match="XUNITS"):
+            parse_spectrum(text, "t.jdx")
+        return
+    s = parse_spectrum(text, "t.jdx")
+    assert (s.method, s.unit) == (method, unit)
+    np.testing.assert_allclose(s.axis, scale * np.arange(1, 11), rtol=1e-12)
+
+
+def test_method_argument_fills_a_gap_and_must_not_contradict():
+    text = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3", DATA_TYPE=None, XUNITS="NANOMETERS")
+    assert parse_spectrum(text, "t.jdx", method="vnir").method is Method.VNIR
+    with pytest.raises(SpectrumFileError, match="file says it is a raman spectrum"):
+        parse_spectrum(_jcamp("1 1 2 3 3 2 1 0 -1 -2 -3"), "t.jdx", method="ir")
+
+
+def test_xy_pairs_and_peak_table():
+    pairs = "100, 5; 200, 7\n300 9\n400,1"
+    s = parse_spectrum(_jcamp(pairs, XYDATA=None, XYPOINTS="(XY..XY)", NPOINTS="4"), "t.jdx")
+    np.testing.assert_array_equal(s.axis, [100, 200, 300, 400])
+    np.testing.assert_array_equal(s.intensities, [5, 7, 9, 1])
+    assert s.metadata["peak_table"] is False
+    peaks = "26.6, 1000, 0.1\n20.8, 220, 0.1\n50.1, 130, 0.2"
+    text = _jcamp(
+        peaks,
+        XYDATA=None,
+        NPOINTS=None,
+        PEAK_TABLE="(XYW..XYW)",
+        DATA_TYPE="X-RAY DIFFRACTION",
+        XUNITS="2THETA",
+    )
+    with pytest.warns(UserWarning, match="not in order"):
+        s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_array_equal(s.axis, [20.8, 26.6, 50.1])
+    np.testing.assert_array_equal(s.intensities, [220, 1000, 130])
+    assert s.metadata["peak_table"] is True
+
+
+def test_metadata_and_custom_labels():
+    text = _jcamp(
+        "1 1 2 3 3 2 1 0 -1 -2 -3",
+        TITLE="Forsterite R040018",
+        NAMES="Forsterite\nolivine",
+        ORIGIN="RRUFF",
+        **{"$SAMPLE ID": "R040018", "$LASER WAVELENGTH": "532 nm"},
+    )
+    s = parse_spectrum(text, "/data/f.jdx")
+    meta = s.metadata
+    assert meta["title"] == "Forsterite R040018"
+    assert meta["mineral"] == "Forsterite"
+    assert meta["sample_id"] == "R040018"
+    assert meta["laser_nm"] == 532.0
+    assert meta["origin"] == "RRUFF"
+    assert meta["file"] == "/data/f.jdx" and meta["format"] == "jcamp"
+    assert meta["xunits"] == "1/CM"
+
+
+def test_link_blocks_give_several_spectra(tmp_path):
+    child = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3")
+    text = "##TITLE=compound\n##JCAMP-DX=5.01\n##DATA TYPE=LINK\n##BLOCKS=2\n"
+    text += child + child.replace("RAMAN", "INFRARED") + "##END=\n"
+    path = tmp_path / "two.jdx"
+    path.write_text(text)
+    spectra = read_spectra(path)
+    assert [s.method for s in spectra] == [Method.RAMAN, Method.IR]
+    with pytest.raises(SpectrumFileError, match=r"holds 2 spectra; use read_spectra"):
+        read_spectrum(path)
+
+
+def test_block_structure_errors():
+    good = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3")
+    with pytest.raises(
+        SpectrumFileError, match="line 11: ##TITLE= inside the block opened at line 1"
+    ):
+        parse_spectra(good.replace("##END=\n", "") + good, "j.jdx")
+    with pytest.raises(SpectrumFileError, match="no ##XYDATA"):
+        parse_spectra("##TITLE=x\n##JCAMP-DX=5.01\n##END=\n", "j.jdx")
+    with pytest.raises(SpectrumFileError, match="NTUPLES"):
+        parse_spectra("##TITLE=x\n##JCAMP-DX=5.01\n##NTUPLES=NMR\n##END=\n", "j.jdx")
+    with pytest.raises(SpectrumFileError, match=r"line 1: 'hello' before the first ##TITLE"):
+        parse_spectra("hello\n##JCAMP-DX=5.01\n", "j.jdx")
+    with pytest.raises(SpectrumFileError, match="after ##END="):
+        parse_spectra(good + "junk\n", "j.jdx")
+
+
+def test_detection():
+    text = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3")
+    assert looks_like_jcamp(text) and detect_format(text) == "jcamp"
+    assert not looks_like_jcamp("##NAMES=Quartz\n##RRUFFID=R1\n1, 2\n")
+    # a RRUFF-looking ##NAMES= label does not take a JCAMP file to the RRUFF reader
+    assert detect_format(text.replace("##TITLE=test", "##TITLE=t\n##NAMES=Quartz")) == "jcamp"
+
+
+# An independent DIFDUP encoder (following the standard), to check decoding on random data.
+_SQZ = "@ABCDEFGHI", "abcdefghi"
+_DIF = "%JKLMNOPQR", "jklmnopqr"
+_DUP = "STUVWXYZs"
+
+
+def _code(value: int, table: tuple[str, str]) -> str:
+    digits = str(abs(value))
+    if value < 0:
+        return table[1][int(digits[0]) - 1] + digits[1:]
+    return table[0][int(digits[0])] + digits[1:]
+
+
+def _dup(count: int) -> str:
+    digits = str(count)
+    return _DUP[int(digits[0]) - 1] + digits[1:]
+
+
+def _difdup_lines(ys: list[int], per_line: int) -> list[str]:
+    lines = []
+    start = 0
+    while start < len(ys):
+        chunk = ys[start : start + per_line + 1]  # one extra: the y check of the next line
+        tokens = [_code(chunk[0], _SQZ)]
+        diffs = np.diff(chunk).tolist()
+        i = 0
+        while i < len(diffs):
+            j = i
+            while j + 1 < len(diffs) and diffs[j + 1] == diffs[i]:
+                j += 1
+            tokens.append(_code(diffs[i], _DIF) + (_dup(j - i + 1) if j > i else ""))
+            i = j + 1
+        lines.append(f"{start + 1}{''.join(tokens)}")
+        start += max(len(chunk) - 1, 1)
+    return lines
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ys=st.lists(st.integers(-100_000, 100_000), min_size=2, max_size=60),
+    per_line=st.integers(1, 12),
+    repeats=st.integers(0, 5),
+)
+def test_difdup_decoding_matches_an_independent_encoder(ys, per_line, repeats):
+    ys = ys[:1] * repeats + ys  # runs of equal values exercise DUP
+    n = len(ys)
+    text = _jcamp("\n".join(_difdup_lines(ys, per_line)), LASTX=str(n), NPOINTS=str(n))
+    s = parse_jcamp(text, "t.jdx")[0]
+    np.testing.assert_array_equal(s.intensities, ys)
+    np.testing.assert_allclose(s.axis, np.arange(1, n + 1), rtol=1e-12)
