@@ -423,7 +423,7 @@ class Parser:
         if s[i] in SYMBOLS:
             self.i += 1
             return Elem(s[i], i)
-        bad = two if len(two) == 2 and two[1].islower() and two[1] not in VARIABLES else s[i]
+        bad = two if len(two) == 2 and two[1].islower() else s[i]
         raise self.error(
             f"unknown element {bad!r} at position {i}",
             i,

@@ -82,7 +82,7 @@ _VACANCY = re.compile(r"\[\s*box\s*\]|\[\s*\]", re.I)
 _RELATION = re.compile(r"[<>=≤≥≈~≪«»≃]|\bto\b")
 _TEXT_WORD = re.compile(r"[a-z]{3,}")
 _TIMES_SEPARATOR = re.compile(r"\s+[x×]\s+(?=[\d(\[{A-Z□n])")
-_DOT_SEPARATOR = re.compile(r"\.(?=\s*(?:[A-Z(\[{□]|(?:\d+(?:\.\d+)?|[nxyz])\s*\(?H2O))")
+_DOT_SEPARATOR = re.compile(r"\.(?=\s*(?:[A-Z(\[{□]|(?:\d+(?:\.\d+)?|[nxyz])\s*H2O))")
 _VALENCE_TEXT = re.compile(r"([+-])(\d*(?:\.\d+)?)")
 _SPACE = re.compile(r"\s+")
 _OPEN = "([{"
@@ -115,6 +115,8 @@ def _may_separate(s: str, i: int) -> bool:
         j -= 1
     if j == i:
         return True
+    if s[j:i] == "0":  # "F0.5": a count is never 0, so this is a decimal point
+        return False
     return j > 0 and (s[j - 1].isalpha() or s[j - 1] in ")]}")
 
 
@@ -182,8 +184,23 @@ def _markup_to_plain(text: str, notes: list[str]) -> str:
     return s
 
 
+def _looks_like_annotation(rest: str) -> bool:
+    return bool(
+        not rest
+        or _RELATION.search(rest)
+        or _TEXT_WORD.search(rest)
+        or rest.startswith("(?")
+        or rest == "?"
+    )
+
+
 def _split_annotation(s: str) -> tuple[str, str | None]:
-    """Cut ``s`` where an annotation starts (see module docstring); return (formula, note)."""
+    """Cut ``s`` where an annotation starts (see module docstring); return (formula, note).
+
+    An annotation starts at a top-level ``;``, ``:``, ``,``, ``. `` or space whose remainder
+    holds a relation (``x ≈ 0.15``), a word of three or more lower-case letters, or ``(?``.
+    Anything else stays in the formula (and a stray ``;`` is then reported by the parser).
+    """
     depth = 0
     n = len(s)
     for i, ch in enumerate(s):
@@ -191,23 +208,11 @@ def _split_annotation(s: str) -> tuple[str, str | None]:
             depth += 1
         elif ch in _CLOSE:
             depth = max(depth - 1, 0)
-        if depth:
+        if depth or i == 0:
             continue
-        if ch in ";:" or (ch == "," and i > 0):
+        separator = ch in ";:, " or (ch == "." and (i == n - 1 or s[i + 1] == " "))
+        if separator and _looks_like_annotation(s[i + 1 :].strip()):
             return s[:i], s[i + 1 :]
-        if ch == "." and (i == n - 1 or s[i + 1] == " ") and i > 0:
-            rest = s[i + 1 :].strip()
-            if not rest or _TEXT_WORD.search(rest) or _RELATION.search(rest):
-                return s[:i], rest
-        if ch == " ":
-            rest = s[i + 1 :].strip()
-            if rest and (
-                _RELATION.search(rest)
-                or _TEXT_WORD.search(rest)
-                or rest.startswith("(?")
-                or rest == "?"
-            ):
-                return s[:i], rest
     return s, None
 
 
@@ -246,11 +251,13 @@ def prepare(text: str) -> Prepared:
     s = _SPACE.sub(" ", s).strip()
     formula, annotation = _split_annotation(s)
     formula = formula.strip()
-    if formula.endswith("?"):
-        formula = formula.rstrip("?").strip()
-        annotation = "?" if annotation is None else "?; " + annotation
+    for mark in ("(?)", "?"):
+        if formula.endswith(mark):
+            formula = formula[: -len(mark)].strip()
+            annotation = "?" if annotation is None else "?; " + annotation
+            break
     if annotation is not None:
-        annotation = annotation.strip() or None
+        annotation = annotation.strip().lstrip(";:,. ").strip() or None
     formula = _TIMES_SEPARATOR.sub("·", formula)
     formula = formula.replace("*", "·")
     formula = _dot_separators(formula)

@@ -650,8 +650,10 @@ def _formula_text(
     anions: dict[str, float],
 ) -> str:
     def fmt(items: list[tuple[str, float]]) -> str:
-        body = "".join(f"{label}{a:.2f}" for label, a in items if a > 0)
-        return f"({body})" if sum(1 for _, a in items if a > 0) > 1 else body
+        # cations that round to 0.00 are left out of the text (they stay in `cations`)
+        shown = [(label, a) for label, a in items if a >= 0.005]
+        body = "".join(f"{label}{a:.2f}" for label, a in shown)
+        return f"({body})" if len(shown) > 1 else body
 
     labelled = [(_label(el, v, el in multi), el, v, apfu[(el, v)]) for el, v in keys]
     groups: list[list[tuple[str, float]]]
