@@ -266,3 +266,15 @@ def test_fuzz_mutated_valid_files(case, forced, method):
     filename, data, fmt = case
     fmt_name = next(f for f in FORMATS if fmt.startswith(f))
     _read_bytes(data, filename, format=fmt_name if forced else None, method=method)
+
+
+_ALPHABET = "0123456789.,;-+eE ?@ABCDEFGHIabcdefghi%JKLMNOPQRjklmnopqrSTUVWXYZs\t\r\n#$=x"
+
+
+@FUZZ
+@given(body=st.text(alphabet=_ALPHABET, max_size=300), fmt=st.sampled_from(sorted(SEEDS)))
+def test_fuzz_random_data_after_valid_headers(body, fmt):
+    filename, seed = SEEDS[fmt]
+    lines = seed.splitlines(keepends=True)
+    text = "".join(lines[: len(lines) // 2 + 1]) + body + "\n" + lines[-1]
+    _read_bytes(text.encode(), filename)

@@ -195,3 +195,11 @@ def test_bad_arguments_are_input_errors_not_file_errors(tmp_path):
         with pytest.raises(InputError, match="is not one of") as info:
             read_spectra(path, **kwargs)
         assert not isinstance(info.value, SpectrumFileError)
+
+
+def test_two_columns_with_a_named_axis_keep_their_unit():
+    text = "wavelength_um,reflectance\n0.50,0.2\n0.51,0.3\n"
+    assert detect_format(text, "t.csv") == "table-columns"
+    [s] = parse_spectra(text, "t.csv")
+    assert s.method is Method.VNIR
+    np.testing.assert_allclose(s.axis, [500, 510], rtol=1e-12)

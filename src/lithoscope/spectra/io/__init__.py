@@ -8,7 +8,7 @@ Formats, in the order they are tried (the first whose sniffer accepts the conten
 ``csv``                   lithoscope CSV (first line ``# lithoscope spectrum 1``)
 ``relab-tab``             RELAB ``.tab`` (2-3 numbers a line; ``.tab`` name or count + trailer)
 ``table-rows``            one spectrum per row, axis in >= 5 numeric column names
-``table-columns``         one spectrum per column, first column names the axis
+``table-columns``         one spectrum per column, the first column's name names the axis
 ``text``                  two columns of numbers (CSV, TSV, whitespace)
 ========================  ============================================================
 
@@ -169,7 +169,35 @@ def parse_spectra(
     unit: AxisUnit | str | None = None,
     **extra: Any,
 ) -> list[Spectrum]:
-    """Parse text already in memory into all the spectra it holds (see `read_spectra`)."""
+    """Parse text already in memory into all the spectra it holds.
+
+    Parameters
+    ----------
+    text : str
+        The decoded file content.
+    name : str
+        How to name the input in messages (its path or zip member).
+    format, method, unit : optional
+        As for `read_spectra`.
+    **extra
+        Passed to the format's parser (``table-rows``: ``companions``).
+
+    Returns
+    -------
+    list of Spectrum
+
+    Raises
+    ------
+    SpectrumFileError
+        The content cannot be read; the message names ``name`` (and the line).
+    InputError
+        ``format``, ``method`` or ``unit`` is not a valid name.
+
+    Examples
+    --------
+    >>> [s.n_points for s in parse_spectra("wavelength_nm,a,b\\n500,1,2\\n510,3,4\\n", method="vnir")]
+    [2, 2]
+    """
     _check_args(format, method, unit)
     if format is None:
         format = detect_format(text, name)

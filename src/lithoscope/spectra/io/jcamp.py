@@ -48,6 +48,11 @@ _DIGITS = re.compile(r"\d*\.?\d*")
 _SEPARATORS = " \t,"
 _MAX_POINTS = 5_000_000
 _DATA_LABELS = ("XYDATA", "XYPOINTS", "PEAKTABLE")
+# Labels that describe the encoding of the data, not the spectrum; not kept as metadata.
+_ENCODING_LABELS = frozenset(
+    {"END", "TITLE", "$METHOD", "$UNIT", "FIRSTX", "LASTX", "DELTAX", "NPOINTS", "XFACTOR"}
+    | {"YFACTOR", "FIRSTY", "LASTY", "MINX", "MAXX", "MINY", "MAXY"}
+)
 
 _SNIFF = re.compile(r"^\s*##\s*JCAMP[\s_-]*DX\b", re.I | re.M)
 _SNIFF_DATA = re.compile(r"^\s*##\s*(?:XY\s*DATA|XY\s*POINTS|PEAK\s*TABLE)\s*=", re.I | re.M)
@@ -442,7 +447,7 @@ def _unit(block: _Block, name: str, given: AxisUnit | None) -> tuple[AxisUnit | 
 def _metadata(block: _Block, name: str) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     for rec in block.records.values():
-        if rec.norm in _DATA_LABELS or rec.norm in {"END", "TITLE", "$METHOD", "$UNIT"}:
+        if rec.norm in _DATA_LABELS or rec.norm in _ENCODING_LABELS:
             continue
         key = re.sub(r"[\s\-/]+", "_", rec.label.lstrip("$").strip()).lower()
         value = rec.text()
@@ -464,6 +469,8 @@ def _metadata(block: _Block, name: str) -> dict[str, Any]:
         if match:
             meta["laser_nm"] = float(match.group(0))
             break
+    if not meta.get("source") and meta.get("origin"):
+        meta["source"] = meta["origin"]
     meta["file"] = name
     meta["format"] = "jcamp"
     return meta
@@ -542,8 +549,9 @@ def parse_jcamp(
     -------
     list of Spectrum
         Metadata: ``title``, ``mineral`` (``##$MINERAL``, else the first of ``##NAMES``),
-        ``sample_id``, ``laser_nm``, ``peak_table``, ``format`` ('jcamp') and every other label
-        in lower case (``##$KEY`` as ``key``).
+        ``sample_id``, ``laser_nm``, ``source`` (``##$SOURCE``, else ``##ORIGIN``),
+        ``peak_table``, ``format`` ('jcamp') and every other label in lower case (``##$KEY`` as
+        ``key``) except those that only describe the encoding (``##FIRSTX``, ``##XFACTOR``...).
 
     Raises
     ------

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method
-from lithoscope.spectra.io._common import SpectrumFileError, repair_axis
+from lithoscope.spectra.io._common import SpectrumFileError, check_file, decode, repair_axis
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = [
@@ -238,7 +238,7 @@ def _rows(
 
 
 def looks_like_column_table(text: str, name: str = "") -> bool:
-    """True when the first line names an axis and at least two more columns, then numbers."""
+    """True when the first line names an axis (and more columns), then numbers follow."""
     lines = list(_content_lines(text[:65536], limit=3))
     if len(lines) < 2:
         return False
@@ -249,7 +249,7 @@ def looks_like_column_table(text: str, name: str = "") -> bool:
     except csv.Error:
         return False
     return (
-        len(names) >= 3
+        len(names) >= 2
         and len(values) == len(names)
         and _axis_unit(names[0]) is not None
         and not all(_is_number(n) for n in names)
@@ -450,8 +450,6 @@ def parse_row_table(
 
 
 def _read_companion(path: Path) -> list[dict[str, str]]:
-    from lithoscope.spectra.io._common import check_file, decode
-
     check_file(path)
     if path.stat().st_size > _MAX_COMPANION_BYTES:
         raise SpectrumFileError(f"{path}: too large for a metadata table; move it elsewhere")
