@@ -195,7 +195,8 @@ def parse_spectra(
 
     Examples
     --------
-    >>> [s.n_points for s in parse_spectra("wavelength_nm,a,b\\n500,1,2\\n510,3,4\\n", method="vnir")]
+    >>> table = "wavelength_nm,a,b\\n500,1,2\\n510,3,4\\n"
+    >>> [s.n_points for s in parse_spectra(table, method="vnir")]
     [2, 2]
     """
     _check_args(format, method, unit)
