@@ -277,6 +277,7 @@ class Parser:
         self.i = 0
         self.error = error
         self.ambiguities: list[Ambiguity] = []
+        self.open_brackets: list[int] = []
 
     # -- helpers
     def _arith_paren_end(self, i: int) -> int | None:
@@ -350,8 +351,12 @@ class Parser:
                 "element symbols start with a capital letter (e.g. 'Fe'); free text "
                 "is not a formula",
             )
+        inside = ""
+        if self.open_brackets:
+            p = self.open_brackets[-1]
+            inside = f" (inside the {self.s[p]!r} opened at position {p})"
         raise self.error(
-            f"unexpected character {c!r} at position {i}",
+            f"unexpected character {c!r} at position {i}{inside}",
             i,
             "remove it; formulas use element symbols, numbers, brackets, ',', '·' and "
             "valence signs",
@@ -442,10 +447,12 @@ class Parser:
                 pos,
                 "remove them, or write □ for a vacant site",
             )
+        self.open_brackets.append(pos)
         members = [self._member(closer)]
         while self.i < self.n and self.s[self.i] == ",":
             self.i += 1
             members.append(self._member(closer))
+        self.open_brackets.pop()
         if self.i >= self.n:
             raise self.error(
                 f"unbalanced brackets: {opener!r} at position {pos} is never closed",
@@ -860,5 +867,5 @@ def _distribute_charge(atoms: list[Atom], charge: float, text: str, env: Env) ->
                 a.valence = charge / total
         else:
             for a in atoms:
-                if a.valence is None:
-                    a.valence = _FIXED_IN_UNITS[a.sym]
+                if a.valence is None:  # only O/H/halogens, or atoms with zero amount
+                    a.valence = _FIXED_IN_UNITS.get(a.sym, 0.0)

@@ -28,6 +28,7 @@ import re
 from dataclasses import dataclass, field
 
 from lithoscope.errors import FormulaError
+from lithoscope.mindb.chemistry._elements import VARIABLE_DEFAULTS
 
 __all__ = ["Prepared", "normalize_formula", "prepare"]
 
@@ -374,8 +375,6 @@ def annotation_values(annotation: str | None) -> tuple[dict[str, float], list[st
             continue
         values[var] = value
         notes.append(f"{var} = {value:g} from the formula's annotation '{raw.strip()}'")
-    from lithoscope.mindb.chemistry._elements import VARIABLE_DEFAULTS
-
     for var, limits in bounds.items():
         if var in values:
             continue

@@ -42,8 +42,10 @@ from lithoscope.mindb.chemistry._parser import (
     Ambiguity,
     Atom,
     Env,
+    ErrorFactory,
     Evaluator,
     Parser,
+    Seq,
 )
 from lithoscope.mindb.chemistry._text import annotation_values, prepare
 from lithoscope.mindb.chemistry._valence import Inference, Species, infer
@@ -276,7 +278,7 @@ class Formula:
         }
 
 
-def _error_factory(text: str, normalized: str):  # type: ignore[no-untyped-def]
+def _error_factory(text: str, normalized: str) -> ErrorFactory:
     shown = f"formula {text!r}"
     if normalized and normalized != text.strip():
         shown += f" (normalized {normalized!r})"
@@ -330,7 +332,13 @@ class _Trial:
         return abs(self.inference.residual)
 
 
-def _evaluate(seq, decisions, values, error, source) -> _Trial:  # type: ignore[no-untyped-def]
+def _evaluate(
+    seq: Seq,
+    decisions: Mapping[int, str],
+    values: Mapping[str, float],
+    error: ErrorFactory,
+    source: str,
+) -> _Trial:
     env = Env(dict(values))
     ev = Evaluator(decisions, env, error, source)
     atoms = ev.seq(seq, 1.0)
@@ -338,7 +346,16 @@ def _evaluate(seq, decisions, values, error, source) -> _Trial:  # type: ignore[
     return _Trial(dict(decisions), atoms, env, inference, ev.vacancies)
 
 
-def _choose(seq, ambiguities: list[Ambiguity], values, error, source) -> _Trial:  # type: ignore[no-untyped-def]
+def _choose(
+    seq: Seq,
+    ambiguities: list[Ambiguity],
+    values: Mapping[str, float],
+    error: ErrorFactory,
+    source: str,
+) -> _Trial:
+    """Evaluate every reading of the ambiguous suffixes (up to 2**10 of them, else one
+    ambiguity at a time) and keep the one with the smallest |charge residual|; ties go to
+    the default readings."""
     default = {a.id: a.default for a in ambiguities}
 
     def penalty(dec: Mapping[int, str]) -> int:

@@ -509,6 +509,8 @@ def oxides_to_formula(
                 "pass cation_total=..."
             )
         ideal = _number("cation_total", ideal)
+        if ideal <= 0:
+            raise FormulaError(f"cation_total must be positive, got {ideal:g}")
         s = sum(apfu.values())
         fe2 = apfu.get(("Fe", 2.0), 0.0)
         if s > ideal and fe2 > 0:
