@@ -313,3 +313,51 @@ def test_difdup_decoding_matches_an_independent_encoder(ys, per_line, repeats):
     s = parse_jcamp(text, "t.jdx")[0]
     np.testing.assert_array_equal(s.intensities, ys)
     np.testing.assert_allclose(s.axis, np.arange(1, n + 1), rtol=1e-12)
+
+
+# The first 12 data lines of dupdec1.jdx, a Perkin-Elmer FTIR spectrum in DIFDUP form with y
+# checks and a decreasing axis, from R. J. Lancashire's JCAMP-DX test set (##OWNER= public
+# domain); NPOINTS/LASTX cut to the 487 points these lines hold.
+DUPDEC1 = """##TITLE= dupdec1.jdx
+##JCAMP-DX= 4.24     $$ from PE 1605 FTIR
+##DATA TYPE= INFRARED SPECTRUM
+##ORIGIN= Chem. Dep't, UWI, JAMAICA
+##OWNER= public domain
+##XUNITS= 1/CM
+##YUNITS= TRANSMITTANCE
+##XFACTOR= 1.
+##YFACTOR= 0.01
+##FIRSTX= 4400.
+##LASTX= 3914.
+##NPOINTS= 487
+##FIRSTY= 82.25
+##XYDATA= (X++(Y..Y))
+4400H225J3RJ1MmRj2rK0k9TJ5J0k7l9k2j6k1KJl4k6oj3j2Jk6m2k1j3k4j2j1l0k6J6
+4364G832PjJ6k8l4J2J9k3mJ4j4MPqJ4RK1L6jmj5qJ1QJ2Qj4j2nRK2J0J8qk2OJ6mRJ2
+4324G927jj1okj6kNj3J5K2qMRJmqKOj0j6j9KJ6kJJ2lrJ1OM%j4nJ6K1PqMJ1PQKrj5k
+4278G936pLJ9J5Nj2q%k5m4k5j2j0k3k0Jkk4l5l2j1nl1m5j2Mj6j9Njk9l3k5J8K9rj6
+4241G504ljJ0J6jomJ2J4KTlNK0J6J2K0lj1J9K8OJ3L1J8RJ2rj0L2Qk1MKRL7J0l3lNj7
+4200G751QK8jj6JK0prqjNmj7j0Jkpj3j1lNJ0PoMJ1QmNJ4QK0K8J3lQJ2TK1J8J1MNPJ4
+4155G937J8J1TjJ3PlOMJ6J2Lmlj9k7rpoj0k0pTj6l1l0j1nk6l8j9rNkk5k6k1k4pKj4
+4114G618ornPj%Uj3rK5J1j7%J9OkJ8K0LNrk0mJj2k3j4jpj9k1j7k8k6k3k8j9l0o2n1
+4073G257m3m2l6n3o5n6m0Tm5l9m6m1l5k6k3k0k1j9qrmKmlJ9TNJ1mrlpj4j8j7pRK7L6
+4034F588L9M6O6P1O2O8N0L2P4R0N6N1N5M8N9O5M7L2M5N9L2LPTomNJj8j6oj3Uk1JJ2
+3997G661LKjTRKNJ8J0NT%j1MJ2J3MjPJlJRK6J4J0J5K1L3K8J5Jj1oK4K8J7RmTJPRJ3
+3953H000mk6j0j9k0RNk3l5j7NqnJ8Mk0k6qk6m3j2oKK4K3jk3k1nJ3lj3RNj6OM2N2M8
+##END=
+"""
+
+
+def test_real_instrument_difdup_file():
+    s = parse_spectrum(DUPDEC1, "dupdec1.jdx")
+    assert (s.method, s.unit, s.n_points) == (Method.IR, AxisUnit.WAVENUMBER, 487)
+    np.testing.assert_allclose(s.axis, np.arange(3914, 4401), rtol=0, atol=1e-9)
+    # decoded by hand from "4400H225J3RJ1M...": 8225, +13, +9, +11, +4 (times YFACTOR 0.01)
+    np.testing.assert_allclose(
+        s.intensities[::-1][:5], [82.25, 82.38, 82.47, 82.58, 82.62], rtol=1e-12
+    )
+    assert s.metadata["source"] == "Chem. Dep't, UWI, JAMAICA"
+    assert s.metadata["yunits"] == "TRANSMITTANCE"
+    corrupt = DUPDEC1.replace("4364G832", "4364G833")  # a y check value off by one
+    with pytest.raises(SpectrumFileError, match="line 16: y check failed"):
+        parse_spectrum(corrupt, "dupdec1.jdx")
