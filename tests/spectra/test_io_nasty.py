@@ -69,7 +69,7 @@ CORPUS: dict[str, Bad | Good] = {
     "Forsterite__R040018__Raman__532__bom.txt": Good(3),
     "Gypsum__R040029__Infrared__html_entities.txt": Good(2),
     "Forsterite__R040018__Raman__532__truncated.txt": Bad("expected two numbers", 8),
-    "Forsterite__R040018__Raman__532__data_after_end.txt": Bad("among the data", 7),
+    "Forsterite__R040018__Raman__532__data_after_end.txt": Bad("data after ##END=", 7),
     "latin1_text.txt": Good(2),
     "jcamp_bad_y_check.jdx": Bad("y check failed", 11),
     "jcamp_lost_line.jdx": Bad("NPOINTS=10 but .* 5 ordinates", 9),
@@ -278,3 +278,14 @@ def test_fuzz_random_data_after_valid_headers(body, fmt):
     lines = seed.splitlines(keepends=True)
     text = "".join(lines[: len(lines) // 2 + 1]) + body + "\n" + lines[-1]
     _read_bytes(text.encode(), filename)
+
+
+def test_rruff_file_without_end_line_warns(tmp_path):
+    """A RRUFF file cut at a line break reads, but the possible truncation is said."""
+    from lithoscope.spectra.io import SpectrumWarning, read_spectrum
+
+    path = tmp_path / "Forsterite__R040018__Raman__532__0__unoriented__cut.txt"
+    path.write_text("##NAMES=Forsterite\n##RRUFFID=R040018\n100, 1\n101, 2\n102, 3\n")
+    with pytest.warns(SpectrumWarning, match="no ##END= line"):
+        spectrum = read_spectrum(path)
+    assert spectrum.n_points == 3

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 import re
+import warnings
 
 import numpy as np
 
 from lithoscope.methods import Method
-from lithoscope.spectra.io._common import SpectrumFileError, repair_axis
+from lithoscope.spectra.io._common import SpectrumFileError, SpectrumWarning, repair_axis
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["looks_like_rruff", "parse_rruff"]
@@ -113,11 +114,21 @@ def _parse_lines(text: str, name: str) -> tuple[dict[str, str], np.ndarray, np.n
                 numbers = np.arange(start + 1, stop + 1)
             else:  # blank lines among the data
                 numbers = np.array([start + 1 + i for i, ln in enumerate(body_lines) if ln.strip()])
+            if not ended and not tail_end:
+                warnings.warn(
+                    f"{name}: no ##END= line; the file may be truncated",
+                    SpectrumWarning,
+                    stacklevel=4,
+                )
             return header, pairs[:, 0].copy(), pairs[:, 1].copy(), numbers
     body = [(i + 1, lines[i]) for i in range(start, stop) if lines[i].strip()]
     # slow path: find the first bad line for the message
     for number, raw in body:
         line = raw.strip()
+        if line.upper().startswith("##END"):
+            raise SpectrumFileError(
+                f"{name} line {number}: data after ##END=; remove the lines after ##END="
+            )
         if line.startswith("##"):
             raise SpectrumFileError(
                 f"{name} line {number}: header line among the data; move it above the data"
