@@ -193,8 +193,13 @@ def test_steps_refuse_nan_except_crop_and_clip():
     X[1, 3] = np.nan
     assert np.isnan(pp.Clip().fit_transform(X)[1, 3])
     assert np.isnan(pp.Crop().fit_transform(X)[1, 3])
-    with pytest.raises(ValueError, match="Input X contains NaN"):
+    with pytest.raises(InputError, match=r"Normalize: X contains NaN \(spectrum 1, point 3\)"):
         pp.Normalize().fit(X)
+    pipe = pp.make_preset("raman", outside="nan")
+    with pytest.raises(InputError, match="Despike: X contains NaN .* use outside='zero' or"):
+        pipe.fit_transform(synthetic("raman"))
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        pp.Clip().fit(np.full((1, 3), np.inf))
 
 
 # --------------------------------------------------------------------------------------------

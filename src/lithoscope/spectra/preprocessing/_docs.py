@@ -33,12 +33,22 @@ def _parameter_entries(func: Callable) -> list[str]:
     return kept
 
 
-def transformer_doc(func: Callable, summary: str, *, axis: bool) -> str:
-    """Docstring of the transformer wrapping ``func``: its parameters minus ``y`` and ``x``."""
+def transformer_doc(
+    func: Callable, summary: str, *, axis: bool, applies: Callable | None = None
+) -> str:
+    """Docstring of the transformer wrapping ``func``: its parameters minus ``y`` and ``x``.
+
+    ``applies`` names the function the transformer calls when it is not ``func`` itself (e.g.
+    `remove_baseline`, whose parameters are those of `baseline`).
+    """
     entries = ([_AXIS_DOC] if axis else []) + _parameter_entries(func)
+    where = "lithoscope.spectra.preprocessing"
+    wraps = f"`{where}.{func.__name__}`"
+    if applies is not None:
+        wraps = f"`{where}.{applies.__name__}` (parameters of\n{wraps})"
     return (
         f"{summary}\n\n"
-        f"Transformer form of `lithoscope.spectra.preprocessing.{func.__name__}`, applied to each\n"
+        f"Transformer form of {wraps}, applied to each\n"
         "row of ``X`` (n_spectra, n_points); see that function for the algorithm. Stateless:\n"
         "``fit`` validates the parameters and records ``n_features_in_``; ``transform`` also\n"
         "works unfitted, so a loaded pipeline can be used at once.\n\n"

@@ -81,8 +81,10 @@ def _canonical(document: Mapping[str, Any]) -> str:
 
 
 def _encode(value: Any, arrays: dict[str, Any], where: str) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+    if value is None or isinstance(value, str):
         return value
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
@@ -209,6 +211,8 @@ def pipeline_from_dict(document: Mapping[str, Any]) -> Pipeline:
                 f"{str(recorded)[:12]}...; the file was edited or damaged"
             )
     arrays = content.get("arrays", {})
+    if not isinstance(arrays, Mapping):
+        raise InputError("pipeline 'arrays' must be an object mapping ids to arrays")
     steps = content.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InputError("pipeline has no 'steps' list")

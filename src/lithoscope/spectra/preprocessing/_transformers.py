@@ -83,13 +83,15 @@ class _ArrayStep(TransformerMixin, BaseEstimator):
         return np.asarray(axis, dtype=np.float64)
 
     def _validate(self, X: npt.ArrayLike, *, reset: bool) -> np.ndarray:
-        return validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=np.float64,
-            ensure_all_finite="allow-nan" if self._allow_nan else True,
-        )
+        X = validate_data(self, X, reset=reset, dtype=np.float64, ensure_all_finite="allow-nan")
+        if not self._allow_nan and np.isnan(X).any():
+            i, j = np.argwhere(np.isnan(X))[0]
+            raise InputError(
+                f"{type(self).__name__}: X contains NaN (spectrum {i}, point {j}), e.g. from "
+                "ToGrid(outside='nan') beyond a spectrum's measured range; use outside='zero' "
+                "or 'edge', or crop the grid"
+            )
+        return X
 
     def _axis(self, n_points: int) -> np.ndarray | None:
         """The validated ``axis`` parameter (None: column index)."""
@@ -167,7 +169,10 @@ class Despike(_ArrayStep):
 
 class BaselineRemoval(_ArrayStep):
     __doc__ = transformer_doc(
-        F.baseline, "Subtract a baseline estimated with pybaselines.", axis=True
+        F.baseline,
+        "Subtract a baseline estimated with pybaselines.",
+        axis=True,
+        applies=F.remove_baseline,
     )
 
     def __init__(
