@@ -220,3 +220,24 @@ def test_cli_ingest_json_and_spectra_info(monkeypatch, capsys, db_url, rruff_sub
         "axis_max",
     }
     assert err.startswith("error: ") and "junk.txt" in err and err.count("\n") == 1
+
+
+def test_dataset_with_preset_pipeline_matches_the_pipeline_itself(db, ima_subset, rruff_subset):
+    """Preprocessing in dataset building is exactly the pipeline used on single spectra."""
+    from lithoscope.spectra.preprocessing import make_preset
+
+    path, _ = rruff_subset
+    ingest_ima(db, ima_subset, progress=False)
+    ingest_spectra(db, path, progress=False)
+    pipe = make_preset("raman")
+    spec = DatasetSpec.from_pipeline(pipe)
+    ds = build_dataset(db, spec, pipeline=pipe)
+    spectra = {s.metadata["checksum"]: s for s in load_spectra(db, "raman")}
+    direct = pipe.fit_transform([spectra[m["checksum"]] for m in ds.collection.metadata])
+    # arPLS iterates to a tolerance, so interpolation round-off shows at ~1e-9 of the maximum
+    np.testing.assert_allclose(ds.X, direct, rtol=0, atol=1e-8)
+    assert np.allclose(ds.X.max(axis=1), 1.0)
+    plain = build_dataset(db, DatasetSpec.make("raman", spec.grid, outside="edge"))
+    assert plain.version != ds.version
+    with pytest.raises(InputError, match="from_pipeline"):
+        build_dataset(db, DatasetSpec.make("raman", spec.grid), pipeline=pipe)

@@ -147,6 +147,36 @@ class DatasetSpec:
             raise InputError("grid must be 1-D and strictly increasing with >= 2 points")
         return cls(method=str(Method(str(method).lower())), grid=tuple(g.tolist()), **kwargs)
 
+    @classmethod
+    def from_pipeline(
+        cls,
+        pipeline: Any,
+        *,
+        min_spectra_per_mineral: int = 1,
+        lasers: tuple[float, ...] | None = None,
+    ) -> DatasetSpec:
+        """Spec whose grid, method and range policy come from a preprocessing pipeline.
+
+        ``pipeline`` starts with `lithoscope.spectra.preprocessing.ToGrid` (as every preset);
+        its JSON description is recorded, so the dataset version changes with it.
+        """
+        from lithoscope.spectra.preprocessing import ToGrid, pipeline_to_dict
+
+        first = pipeline.steps[0][1]
+        if not isinstance(first, ToGrid) or first.grid is None or first.method is None:
+            raise InputError(
+                "the preprocessing pipeline must start with ToGrid(grid=..., method=...); "
+                "build it with make_preset() or build_pipeline()"
+            )
+        return cls.make(
+            first.method,
+            first.grid,
+            min_spectra_per_mineral=min_spectra_per_mineral,
+            lasers=lasers,
+            outside=first.outside,
+            preprocessing=pipeline_to_dict(pipeline),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
@@ -193,6 +223,7 @@ def build_dataset(
     db: MinDB,
     spec: DatasetSpec,
     *,
+    pipeline: Any = None,
     transform: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Dataset:
     """Build a training set from MinDB.
@@ -201,10 +232,29 @@ def build_dataset(
     ----------
     db : MinDB
     spec : DatasetSpec
+        Use `DatasetSpec.from_pipeline` when a preprocessing pipeline is given.
+    pipeline : sklearn Pipeline, optional
+        Preprocessing starting with ``ToGrid``; its grid must be the spec's and its JSON the
+        spec's ``preprocessing``. Spectra are resampled here and the later steps applied.
     transform : callable, optional
-        ``transform(X, grid) -> X`` applied after resampling (the preprocessing pipeline); its
-        JSON description belongs in ``spec.preprocessing`` so the version reflects it.
+        Any other ``transform(X, grid) -> X`` applied after resampling; describe it in
+        ``spec.preprocessing`` so that the version reflects it.
     """
+    if pipeline is not None:
+        from lithoscope.spectra.preprocessing import pipeline_to_dict
+
+        if transform is not None:
+            raise InputError("give either pipeline or transform, not both")
+        if spec.preprocessing != pipeline_to_dict(pipeline):
+            raise InputError(
+                "the dataset spec does not record this pipeline; build the spec with "
+                "DatasetSpec.from_pipeline(pipeline)"
+            )
+        rest = pipeline[1:]
+
+        def transform(X: np.ndarray, grid: np.ndarray) -> np.ndarray:
+            return rest.transform(X) if len(rest.steps) else X
+
     rows = _rows(db, spec.method, lasers=spec.lasers)
     counts = Counter(meta["mineral"] for _, _, meta in rows)
     keep = [r for r in rows if counts[r[2]["mineral"]] >= spec.min_spectra_per_mineral]
