@@ -6,6 +6,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export KERAS_BACKEND ?= jax
+# Offline: the data mirror beside the checkout when there is one (else the official sources).
+MIRROR ?= $(firstword $(wildcard ../shared/data))
+MIRROR_OPT := $(if $(MIRROR),--mirror $(MIRROR),)
 
 .PHONY: demo test install system-deps lint pytest benchmarks clean
 
@@ -37,13 +40,18 @@ test: install system-deps lint pytest
 
 demo: install
 	$(BIN)/lithoscope db build
-	$(BIN)/lithoscope db info
 	$(BIN)/lithoscope db show forsterite
 	$(BIN)/lithoscope db search --body moon --element Ti
 	$(BIN)/lithoscope chem --oxides "SiO2=40.87,MgO=49.35,FeO=9.78" --basis olivine
+	$(BIN)/lithoscope data ingest rruff-ima $(MIRROR_OPT)
+	$(BIN)/lithoscope data ingest rruff-raman $(MIRROR_OPT)
+	$(BIN)/lithoscope data ingest rruff-ir $(MIRROR_OPT)
+	$(BIN)/lithoscope db info
 
 benchmarks: install
 	$(BIN)/python benchmarks/mindb_build.py
+	$(BIN)/python benchmarks/ingest.py $(MIRROR_OPT)
+	$(BIN)/python benchmarks/preprocessing.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
