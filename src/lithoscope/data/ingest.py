@@ -34,14 +34,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lithoscope.errors import FormulaError, InputError
-from lithoscope.mindb.chemistry import mineral_class, parse_formula
+from lithoscope.mindb.build import attach_derived, formula_fields
+from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.db import transaction
-from lithoscope.mindb.detectability import derive_detectability
 from lithoscope.mindb.models import (
     Alias,
-    Detectability,
     Mineral,
-    MineralElement,
     Reference,
 )
 from lithoscope.mindb.models import (
@@ -203,31 +201,20 @@ def ingest_ima(db: MinDB, path: Path, *, progress: bool = True) -> IngestReport:
                 system = None
             space_group = _first(row.get("Space Group") or row.get("Space Groups"))
             group = (row.get("Structural Groupname") or "").strip()
-            mclass = mineral_class(formula)
             mineral = Mineral(
                 name=name,
                 name_key=key,
                 formula=formula_text,
-                formula_normalized=formula.normalized,
-                composition={el: round(n, 6) for el, n in formula.amounts.items()},
-                molar_mass=formula.molar_mass,
-                charge_residual=formula.charge_residual,
+                **formula_fields(formula),
                 crystal_system=system,
                 space_group=space_group,
                 structural_group=None if group in ("", "Not in a structural group") else group,
-                mineral_class=mclass,
                 ima_number=(row.get("IMA Number") or "").strip() or None,
                 ima_status="Approved",
                 curated=False,
                 reference=ref,
             )
-            mineral.elements = [
-                MineralElement(element=el, amount=float(n)) for el, n in formula.amounts.items()
-            ]
-            mineral.detectability = [
-                Detectability(method=d.method, level=d.level, features=d.features, basis=d.basis)
-                for d in derive_detectability(formula, mclass, system, space_group)
-            ]
+            attach_derived(mineral, formula)
             session.add(mineral)
             known.add(key)
             report.minerals_added += 1

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,7 +41,15 @@ from lithoscope.mindb.models import (
 from lithoscope.mindb.names import name_key
 from lithoscope.mindb.references import citation_key, extract_doi, extract_url
 
-__all__ = ["CURATED_DIR", "BuildReport", "CuratedContent", "build", "read_curated"]
+__all__ = [
+    "CURATED_DIR",
+    "BuildReport",
+    "CuratedContent",
+    "attach_derived",
+    "build",
+    "formula_fields",
+    "read_curated",
+]
 
 CURATED_DIR = Path(__file__).resolve().parent / "curated"
 
@@ -353,6 +362,30 @@ class _References:
         return ref
 
 
+def formula_fields(formula: Formula) -> dict[str, Any]:
+    """Columns of `Mineral` derived from its parsed formula."""
+    return {
+        "formula_normalized": formula.normalized,
+        "composition": {el: round(n, 6) for el, n in formula.amounts.items()},
+        "molar_mass": formula.molar_mass,
+        "charge_residual": formula.charge_residual,
+        "mineral_class": mineral_class(formula),
+    }
+
+
+def attach_derived(mineral: Mineral, formula: Formula) -> None:
+    """Set a mineral's element rows and detectability from its formula and structure."""
+    mineral.elements = [
+        MineralElement(element=el, amount=float(n)) for el, n in formula.amounts.items()
+    ]
+    mineral.detectability = [
+        Detectability(method=d.method, level=d.level, features=d.features, basis=d.basis)
+        for d in derive_detectability(
+            formula, mineral.mineral_class, mineral.crystal_system, mineral.space_group
+        )
+    ]
+
+
 def _write(session: Session, content: CuratedContent, report: BuildReport) -> None:
     refs = _References(session)
 
@@ -364,14 +397,10 @@ def _write(session: Session, content: CuratedContent, report: BuildReport) -> No
             "name": cm.name,
             "name_key": key,
             "formula": row.require("formula"),
-            "formula_normalized": formula.normalized,
-            "composition": {el: round(n, 6) for el, n in formula.amounts.items()},
-            "molar_mass": formula.molar_mass,
-            "charge_residual": formula.charge_residual,
+            **formula_fields(formula),
             "crystal_system": (row.get("crystal_system") or "").lower() or None,
             "space_group": row.get("space_group"),
             "structural_group": row.get("structural_group"),
-            "mineral_class": cm.mineral_class,
             "ima_number": row.get("ima_number"),
             "ima_status": row.get("ima_status"),
             "curated": True,
@@ -387,15 +416,7 @@ def _write(session: Session, content: CuratedContent, report: BuildReport) -> No
             for k, v in values.items():
                 setattr(mineral, k, v)
             report.minerals_updated += int(changed)
-        mineral.elements = [
-            MineralElement(element=el, amount=float(n)) for el, n in formula.amounts.items()
-        ]
-        mineral.detectability = [
-            Detectability(method=d.method, level=d.level, features=d.features, basis=d.basis)
-            for d in derive_detectability(
-                formula, cm.mineral_class, values["crystal_system"], values["space_group"]
-            )
-        ]
+        attach_derived(mineral, formula)
         by_key[key] = mineral
     for key, mineral in existing.items():
         if key not in by_key and mineral.curated:
