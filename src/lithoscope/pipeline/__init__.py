@@ -1,0 +1,1 @@
+"""Train, identify and evaluate: the runs that tie MinDB, spectra and models together."""
