@@ -42,11 +42,11 @@ def _pca_svm(n_components: int, random_state: int) -> Pipeline:
 
 
 def _rf(n_components: int, random_state: int) -> Pipeline:
+    # Trees over ~1,600 classes are slow to grow: 40 components and 100 trees keep the fit near
+    # a minute on 2 cores (300 trees on 100 components took 11 minutes for 0.61 validation top-1).
     return make_pipeline(
-        PCA(n_components=n_components, random_state=random_state),
-        RandomForestClassifier(
-            n_estimators=300, class_weight="balanced", n_jobs=-1, random_state=random_state
-        ),
+        PCA(n_components=min(n_components, 40), random_state=random_state),
+        RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=random_state),
     )
 
 
