@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -383,6 +384,160 @@ def spectra_info(
         console.print(table)
     if failed:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------------------------- models
+@app.command("train")
+def train_command(
+    method: Annotated[str, typer.Option(help="raman or ir (any method with spectra in MinDB).")],
+    model: Annotated[str, typer.Option(help="cnn, kan, library, svm, logreg or rf.")] = "library",
+    name: Annotated[str | None, typer.Option(help="Registry name (default METHOD-MODEL).")] = None,
+    min_spectra: Annotated[
+        int, typer.Option(min=1, help="Only minerals with at least this many spectra.")
+    ] = 1,
+    default: Annotated[
+        bool, typer.Option("--default", help="Make it the default model of the method.")
+    ] = False,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Train a model on the spectra in MinDB and register it (a new version)."""
+    from lithoscope.pipeline.train import train
+
+    with _connect(database_url) as db:
+        with err_console.status(f"Training {model} on {method} spectra...", spinner="dots"):
+            result = train(
+                db,
+                method,
+                model,
+                name=name,
+                min_spectra_per_mineral=min_spectra,
+                make_default=default,
+            )
+    data = result.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    console.print(
+        f"Registered {data['model']}: {data['n_spectra']} spectra of {data['n_minerals']} "
+        f"minerals (dataset {data['dataset_version']}), trained in {data['seconds']:.1f} s."
+    )
+
+
+@app.command("identify")
+def identify_command(
+    files: Annotated[list[Path], typer.Argument(help="Spectrum files.")],
+    model: Annotated[
+        str | None, typer.Option(help="NAME or NAME@VERSION (default: the method's default).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Number of candidates.")] = 5,
+    method: Annotated[
+        str | None, typer.Option(help="Method for files that do not record it.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw the spectrum over the best references (PNG).")
+    ] = None,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Which mineral is it? Candidates with probabilities and MinDB facts."""
+    import warnings
+
+    from lithoscope.pipeline.identify import Identifier
+    from lithoscope.spectra.io import SpectrumWarning, read_spectra
+
+    failed = 0
+    n_done = 0
+    with _connect(database_url) as db:
+        identifier = Identifier(db, model=model)
+        for path in files:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", SpectrumWarning)
+                    spectra = read_spectra(path, method=method)
+                for w in caught:
+                    err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
+                results = []
+                for i, spectrum in enumerate(spectra):
+                    label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
+                    results.append((spectrum, identifier.identify(spectrum, top=top, name=label)))
+            except LithoscopeError as exc:
+                failed += 1
+                err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+                continue
+            for spectrum, result in results:
+                n_done += 1
+                data = result.to_dict()
+                if plot is not None:
+                    from lithoscope.pipeline.plots import plot_identification
+
+                    out = (
+                        plot
+                        if n_done == 1
+                        else plot.with_name(f"{plot.stem}-{n_done}{plot.suffix}")
+                    )
+                    pipe = identifier.loaded(spectrum.method.value).pipeline
+                    plot_identification(spectrum, data, pipe, out, db=db)
+                if as_json:
+                    _print_json(data)
+                    continue
+                table = Table(title=f"{data['input']} ({data['method']}, {data['model']})")
+                for col in ("#", "mineral", "probability", "score", "formula", "found on"):
+                    table.add_column(col)
+                for rank, c in enumerate(data["candidates"], start=1):
+                    table.add_row(
+                        str(rank),
+                        c["mineral"],
+                        f"{c['probability']:.3f}",
+                        f"{c['score']:.3f}",
+                        c.get("formula") or "",
+                        ", ".join(c.get("bodies") or []) or "-",
+                    )
+                console.print(table)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    data: Annotated[Path, typer.Option("--data", help="Zip or folder of labelled spectra.")],
+    model: Annotated[str | None, typer.Option(help="NAME or NAME@VERSION.")] = None,
+    method: Annotated[
+        str | None, typer.Option(help="Method for files that do not record it.")
+    ] = None,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Top-1, top-3 and macro-F1 of a model on labelled files (RRUFF ##NAMES)."""
+    from lithoscope.pipeline.evaluate import evaluate
+
+    with _connect(database_url) as db:
+        result = evaluate(data, model=model, db=db, method=method)
+    if as_json:
+        _print_json(result)
+        return
+    if not result["n"]:
+        console.print(f"No spectrum could be evaluated ({len(result['skipped'])} skipped).")
+    else:
+        console.print(
+            f"{result['model']} on {result['n']} spectra: top-1 {result['top1']:.3f}, "
+            f"top-3 {result['top3']:.3f}, macro-F1 {result['macro_f1']:.3f}"
+        )
+    if result["confused"]:
+        table = Table(title="Most confused")
+        for col in ("true", "predicted", "count"):
+            table.add_column(col)
+        for row in result["confused"][:10]:
+            table.add_row(row["true"], row["predicted"], str(row["count"]))
+        console.print(table)
+    reasons = Counter(
+        s["reason"].split(":")[0]
+        if "not in the model" not in s["reason"]
+        else "mineral not in the model's library"
+        for s in result["skipped"]
+    )
+    for reason, count in reasons.most_common(5):
+        console.print(f"skipped {count}: {reason}")
 
 
 # ---------------------------------------------------------------------------------- chem

@@ -222,7 +222,7 @@ def ingest_ima(db: MinDB, path: Path, *, progress: bool = True) -> IngestReport:
 
 
 # ---------------------------------------------------------------------------------- spectra
-def _iter_files(path: Path) -> Iterator[tuple[str, str, bytes]]:
+def iter_spectrum_files(path: Path) -> Iterator[tuple[str, str, bytes]]:
     """(display name, bare file name, bytes) of every spectrum file in a zip or folder."""
     if path.is_file() and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
@@ -312,7 +312,7 @@ def ingest_spectra(
                 names_by_id[base_sample_id(sid)].add(label)
         seen: set[str] = set()
         new_ids: dict[str, list[SpectrumRow]] = defaultdict(list)
-        for display, bare, data in _iter_files(path):
+        for display, bare, data in iter_spectrum_files(path):
             bar.advance(task)
             report.files += 1
             checksum = hashlib.sha256(data).hexdigest()
