@@ -25,7 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lithoscope import __version__
 from lithoscope.errors import InputError
@@ -52,6 +53,19 @@ class Candidate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"mineral": self.mineral, "probability": self.probability, "score": self.score}
+
+
+def _unwrap(X: Any, y: Any = None) -> tuple[Any, np.ndarray | None, Any]:
+    """(raw X, axis or None, y) from an array-like, a collection or a `Dataset`."""
+    axis = None
+    if hasattr(X, "collection") and hasattr(X, "y"):  # a Dataset
+        if y is None:
+            y = X.y
+        X = X.collection
+    if isinstance(X, SpectralCollection):
+        axis = np.asarray(X.axis)
+        X = X.X
+    return X, axis, y
 
 
 def split_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -83,18 +97,13 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ sklearn API
     def fit(self, X: Any, y: Any = None) -> SpectralClassifier:
-        arr, axis, labels = split_xy(X, y)
-        if labels is None:
-            raise InputError("fit needs labels y (mineral names), one per spectrum")
-        if labels.shape[0] != arr.shape[0]:
-            raise InputError(f"X has {arr.shape[0]} spectra but y has {labels.shape[0]} labels")
-        if not np.all(np.isfinite(arr)):
-            raise InputError("X contains NaN or infinite values; preprocess or resample first")
+        raw, axis, labels = _unwrap(X, y)
+        arr, labels = validate_data(self, raw, labels, reset=True, dtype=np.float64)
+        check_classification_targets(labels)
         self.axis_ = self._resolve_axis(axis, arr.shape[1])
-        self.classes_, y_index = np.unique(labels.astype(str), return_inverse=True)
+        self.classes_, y_index = np.unique(labels, return_inverse=True)
         if self.classes_.size < 2:
-            raise InputError("fit needs spectra of at least 2 minerals")
-        self.n_features_in_ = arr.shape[1]
+            raise InputError("only one class is present: fit needs spectra of at least 2 minerals")
         self._fit(arr, y_index)
         return self
 
@@ -112,25 +121,21 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_X(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "classes_")
-        arr, axis, _ = split_xy(X)
+        raw, axis, _ = _unwrap(X)
         if axis is not None:
             check_same_axis(self.axis_, axis, what="these spectra")
-        elif arr.shape[1] != self.n_features_in_:
-            raise InputError(
-                f"X has {arr.shape[1]} points per spectrum; this model was trained on "
-                f"{self.n_features_in_} ({self.axis_[0]:g}-{self.axis_[-1]:g}); resample first"
-            )
-        if not np.all(np.isfinite(arr)):
-            raise InputError("X contains NaN or infinite values; preprocess or resample first")
-        return arr
+        # arrays of another length get scikit-learn's "X has n features, but ... expecting m"
+        return validate_data(self, raw, reset=False, dtype=np.float64)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         return self._scores(self._check_X(X))[0]
 
-    def decision_function(self, X: Any) -> np.ndarray:
+    def class_scores(self, X: Any) -> np.ndarray:
+        """The model's own score of every class (similarity, logit...), (n_samples, n_classes)."""
         return self._scores(self._check_X(X))[1]
 
     def predict(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "classes_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def predict_topk(self, X: Any, k: int = 5) -> list[list[Candidate]]:
@@ -144,9 +149,6 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
             [Candidate(str(self.classes_[j]), float(proba[i, j]), float(scores[i, j])) for j in row]
             for i, row in enumerate(order)
         ]
-
-    def _more_tags(self) -> dict[str, Any]:  # pragma: no cover - older sklearn
-        return {"requires_y": True}
 
     # ------------------------------------------------------------------ provenance
     def set_provenance(

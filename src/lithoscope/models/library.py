@@ -58,7 +58,7 @@ class LibrarySearch(SpectralClassifier):
         Axis of array inputs (taken from a SpectralCollection or Dataset otherwise).
     metric : {'pearson', 'cosine'}, default='pearson'
     power : float, default=0.5
-        Intensities (clipped at 0) are raised to this power before matching; 1 = unchanged.
+        Intensities are raised to this (sign-preserving) power before matching; 1 = unchanged.
     derivative_weight : float, default=0.0
         Weight of first-derivative similarity in the blended score (0 = intensities only).
     temperature : float or 'auto', default='auto'
@@ -85,9 +85,16 @@ class LibrarySearch(SpectralClassifier):
         self.derivative_weight = derivative_weight
         self.temperature = temperature
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # it matches spectral shapes; on scikit-learn's 2-4 feature blobs Pearson is degenerate
+        tags.classifier_tags.poor_score = True
+        return tags
+
     # ------------------------------------------------------------------ features
     def _features(self, X: np.ndarray) -> np.ndarray:
-        A = np.clip(X, 0.0, None) ** self.power if self.power != 1 else np.asarray(X)
+        # a signed power: spectra are >= 0 after preprocessing, derivatives and other data not
+        A = np.sign(X) * np.abs(X) ** self.power if self.power != 1 else np.asarray(X)
         parts = [(1.0 - self.derivative_weight, A)]
         if self.derivative_weight > 0:
             parts.append((self.derivative_weight, np.gradient(A, axis=1)))
