@@ -1,0 +1,145 @@
+"""train -> identify -> evaluate through the command line, on real RRUFF spectra."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import sys
+import zipfile
+from collections import defaultdict
+
+import pytest
+
+from lithoscope.cli import main
+
+N_MINERALS = 12
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, shared_data):
+    """Train zip, held-out zip and a cut IMA list (minerals with >= 3 samples at 532 nm)."""
+    root = tmp_path_factory.mktemp("pipeline")
+    source = shared_data / "rruff" / "raman" / "excellent_unoriented.zip"
+    samples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    with zipfile.ZipFile(source) as zf:
+        for name in zf.namelist():
+            m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", name)
+            if m:
+                samples[m.group(1)][m.group(2)].append(name)
+        chosen = sorted(k for k, v in samples.items() if len(v) >= 3)[:N_MINERALS]
+        with (
+            zipfile.ZipFile(root / "train.zip", "w") as tr,
+            zipfile.ZipFile(root / "heldout.zip", "w") as ho,
+        ):
+            for mineral in chosen:
+                ids = sorted(samples[mineral])
+                for sid in ids:
+                    target = ho if sid == ids[-1] else tr
+                    for member in samples[mineral][sid]:
+                        target.writestr(member, zf.read(member))
+            first = samples[chosen[0]][sorted(samples[chosen[0]])[-1]][0]
+            (root / first).write_bytes(zf.read(first))
+    ima = (
+        shared_data / "rruff" / "ima" / "RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv"
+    )
+    rows = list(csv.DictReader(io.StringIO(ima.read_text(encoding="utf-8-sig"))))
+    keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in chosen}
+    keep = [r for r in rows if re.sub(r"[^a-z0-9]", "", r["Mineral Name"].lower()) in keys]
+    with (root / "ima.csv").open("w", encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(keep)
+    return root, chosen, root / first
+
+
+def run(monkeypatch, capsys, *args):
+    monkeypatch.setattr(sys, "argv", ["lithoscope", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
+    root, _, query_file = workspace
+    from lithoscope.data.ingest import ingest_ima
+    from lithoscope.mindb import connect
+
+    with connect() as db:  # the isolated default database of this test
+        db.build()
+        ingest_ima(db, root / "ima.csv", progress=False)
+    assert run(monkeypatch, capsys, "data", "ingest", str(root / "train.zip"), "--json")[0] == 0
+
+    code, out, _ = run(
+        monkeypatch, capsys, "train", "--method", "raman", "--model", "library", "--json"
+    )
+    assert code == 0
+    trained = json.loads(out)
+    # minerals whose RRUFF name is not an IMA species stay unlinked and out of training
+    assert trained["model"] == "raman-library@1" and trained["n_minerals"] >= N_MINERALS - 2
+
+    plot = tmp_path / "id.png"
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "identify",
+        str(query_file),
+        str(tmp_path / "none.txt"),
+        "--json",
+        "--top",
+        "3",
+        "--plot",
+        str(plot),
+    )
+    assert code == 1  # one file could not be read ...
+    assert err.startswith("error: ") and "none.txt" in err
+    result = json.loads(out.strip())  # ... and the other one still ran
+    assert result["input"] == str(query_file) and result["method"] == "raman"
+    assert result["model"] == "raman-library@1"
+    cands = result["candidates"]
+    assert len(cands) == 3
+    assert {"mineral", "probability", "score"} <= set(cands[0])
+    assert [c["probability"] for c in cands] == sorted(
+        (c["probability"] for c in cands), reverse=True
+    )
+    assert plot.is_file() and plot.stat().st_size > 10_000
+
+    code, out, _ = run(
+        monkeypatch, capsys, "evaluate", "--data", str(root / "heldout.zip"), "--json"
+    )
+    assert code == 0
+    report = json.loads(out)
+    assert report["n"] >= N_MINERALS - 2
+    assert report["top1"] > 0.5 and report["top3"] >= report["top1"]
+    assert 0 <= report["macro_f1"] <= 1
+    assert {"confused", "skipped"} <= set(report)
+
+    # a second training adds a version; the old one stays loadable
+    assert run(monkeypatch, capsys, "train", "--method", "raman", "--model", "library")[0] == 0
+    code, out, _ = run(
+        monkeypatch, capsys, "identify", str(query_file), "--model", "raman-library@1", "--json"
+    )
+    assert code == 0 and json.loads(out)["model"] == "raman-library@1"
+    code, out, _ = run(monkeypatch, capsys, "identify", str(query_file), "--json")
+    assert json.loads(out)["model"] == "raman-library@2"
+    code, _, err = run(
+        monkeypatch, capsys, "identify", str(query_file), "--model", "raman-library@9"
+    )
+    assert code == 1 and "has no version '9'" in err and err.count("\n") == 1
+
+
+def test_identify_without_a_model_says_how_to_train(monkeypatch, capsys, workspace):
+    _, _, query_file = workspace
+    code, _, err = run(monkeypatch, capsys, "identify", str(query_file))
+    assert code == 1
+    assert "no default raman model yet" in err and "lithoscope train --method raman" in err
+
+
+def test_train_rejects_unknown_model_kind(monkeypatch, capsys):
+    code, _, err = run(monkeypatch, capsys, "train", "--method", "raman", "--model", "xgboost")
+    assert code == 1 and "--model 'xgboost' is not one of" in err
