@@ -498,6 +498,45 @@ def identify_command(
         raise typer.Exit(1)
 
 
+@app.command("learn")
+def learn_command(
+    files: Annotated[list[Path], typer.Argument(help="1-5 spectrum files of the mineral.")],
+    mineral: Annotated[str, typer.Option(help="Mineral name (IMA species).")],
+    model: Annotated[
+        str | None, typer.Option(help="NAME or NAME@VERSION (default: the method's default).")
+    ] = None,
+    formula: Annotated[
+        str | None, typer.Option(help="Formula, to add a mineral MinDB does not hold yet.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option(help="Method for files that do not record it.")
+    ] = None,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Teach a model a new mineral from a few spectra, in seconds, as a new model version."""
+    import warnings
+
+    from lithoscope.pipeline.learn import learn
+    from lithoscope.spectra.io import SpectrumWarning, read_spectra
+
+    spectra = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SpectrumWarning)
+        for path in files:
+            spectra.extend(read_spectra(path, method=method))
+    with _connect(database_url) as db:
+        result = learn(db, mineral, spectra, model=model, formula=formula)
+    data = result.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    console.print(
+        f"{data['model']} now knows {data['mineral']} ({data['n_spectra']} spectra, "
+        f"{data['seconds'] * 1000:.0f} ms); {data['parent']} stays loadable."
+    )
+
+
 @app.command("evaluate")
 def evaluate_command(
     data: Annotated[Path, typer.Option("--data", help="Zip or folder of labelled spectra.")],

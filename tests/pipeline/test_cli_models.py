@@ -28,7 +28,17 @@ def workspace(tmp_path_factory, shared_data):
             m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", name)
             if m:
                 samples[m.group(1)][m.group(2)].append(name)
-        chosen = sorted(k for k, v in samples.items() if len(v) >= 3)[:N_MINERALS]
+        eligible = sorted(k for k, v in samples.items() if len(v) >= 3)
+        chosen = eligible[:N_MINERALS]
+        newcomer = eligible[N_MINERALS]  # never in the training zip: learned with `learn`
+        new_files = []
+        for sid in sorted(samples[newcomer])[:2]:
+            member = samples[newcomer][sid][0]
+            (root / member).write_bytes(zf.read(member))
+            new_files.append(root / member)
+        last = sorted(samples[newcomer])[-1]
+        query_new = root / samples[newcomer][last][0]
+        query_new.write_bytes(zf.read(samples[newcomer][last][0]))
         with (
             zipfile.ZipFile(root / "train.zip", "w") as tr,
             zipfile.ZipFile(root / "heldout.zip", "w") as ho,
@@ -45,13 +55,13 @@ def workspace(tmp_path_factory, shared_data):
         shared_data / "rruff" / "ima" / "RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv"
     )
     rows = list(csv.DictReader(io.StringIO(ima.read_text(encoding="utf-8-sig"))))
-    keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in chosen}
+    keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in [*chosen, newcomer]}
     keep = [r for r in rows if re.sub(r"[^a-z0-9]", "", r["Mineral Name"].lower()) in keys]
     with (root / "ima.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(keep)
-    return root, chosen, root / first
+    return root, chosen, root / first, (newcomer, new_files, query_new)
 
 
 def run(monkeypatch, capsys, *args):
@@ -66,7 +76,7 @@ def run(monkeypatch, capsys, *args):
 
 
 def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
-    root, _, query_file = workspace
+    root, _, query_file, _ = workspace
     from lithoscope.data.ingest import ingest_ima
     from lithoscope.mindb import connect
 
@@ -134,7 +144,7 @@ def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
 
 
 def test_identify_without_a_model_says_how_to_train(monkeypatch, capsys, workspace):
-    _, _, query_file = workspace
+    _, _, query_file, _ = workspace
     code, _, err = run(monkeypatch, capsys, "identify", str(query_file))
     assert code == 1
     assert "no default raman model yet" in err and "lithoscope train --method raman" in err
@@ -143,3 +153,66 @@ def test_identify_without_a_model_says_how_to_train(monkeypatch, capsys, workspa
 def test_train_rejects_unknown_model_kind(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "train", "--method", "raman", "--model", "xgboost")
     assert code == 1 and "--model 'xgboost' is not one of" in err
+
+
+def test_learn_adds_a_mineral_as_a_new_version(monkeypatch, capsys, workspace):
+    root, _, _, (newcomer, new_files, query_new) = workspace
+    from lithoscope.data.ingest import ingest_ima
+    from lithoscope.mindb import connect
+
+    with connect() as db:
+        db.build()
+        ingest_ima(db, root / "ima.csv", progress=False)
+    run(monkeypatch, capsys, "data", "ingest", str(root / "train.zip"))
+    assert run(monkeypatch, capsys, "train", "--method", "raman", "--model", "library")[0] == 0
+    code, out, _ = run(monkeypatch, capsys, "identify", str(query_new), "--json")
+    before = json.loads(out)["candidates"][0]["mineral"]
+
+    code, out, err = run(
+        monkeypatch, capsys, "learn", *map(str, new_files), "--mineral", newcomer, "--json"
+    )
+    assert code == 0, err
+    learned = json.loads(out)
+    assert learned["model"] == "raman-library@2" and learned["parent"] == "raman-library@1"
+    assert learned["n_spectra"] == len(new_files)
+
+    code, out, _ = run(monkeypatch, capsys, "identify", str(query_new), "--json")
+    result = json.loads(out)
+    assert result["model"] == "raman-library@2"
+    assert result["candidates"][0]["mineral"] != before
+    with connect() as db:
+        assert result["candidates"][0]["mineral"] == db.resolve(newcomer)[1]
+    # the old version is untouched and still loadable
+    code, out, _ = run(
+        monkeypatch, capsys, "identify", str(query_new), "--model", "raman-library@1", "--json"
+    )
+    assert json.loads(out)["candidates"][0]["mineral"] == before
+
+
+def test_learn_needs_a_formula_for_a_mineral_mindb_lacks(monkeypatch, capsys, workspace):
+    root, _, _, (_, new_files, _) = workspace
+    from lithoscope.data.ingest import ingest_ima
+    from lithoscope.mindb import connect
+
+    with connect() as db:
+        db.build()
+        ingest_ima(db, root / "ima.csv", progress=False)
+    run(monkeypatch, capsys, "data", "ingest", str(root / "train.zip"))
+    assert run(monkeypatch, capsys, "train", "--method", "raman", "--model", "library")[0] == 0
+    code, _, err = run(monkeypatch, capsys, "learn", str(new_files[0]), "--mineral", "Lunarite")
+    assert code == 1 and "give its formula with --formula" in err
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "learn",
+        str(new_files[0]),
+        "--mineral",
+        "Lunarite",
+        "--formula",
+        "Mg2SiO4",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["mineral_added_to_mindb"] is True
+    with connect() as db:
+        assert db.mineral("lunarite")["formula"] == "Mg2SiO4"

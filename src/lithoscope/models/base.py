@@ -150,6 +150,13 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
             for i, row in enumerate(order)
         ]
 
+    def add_class(self, label: str, X: Any) -> SpectralClassifier:
+        """Learn a new mineral from a few spectra without retraining (models that can)."""
+        raise InputError(
+            f"{type(self).__name__} cannot add a mineral without retraining; use a library or "
+            "cnn model (lithoscope train --model library|cnn)"
+        )
+
     # ------------------------------------------------------------------ provenance
     def set_provenance(
         self,
