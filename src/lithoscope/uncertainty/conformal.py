@@ -89,6 +89,8 @@ FORMAT_VERSION = 1
 
 #: tolerance of the row sums of a probability matrix (float32 models are welcome)
 _SUM_ATOL = 1e-3
+#: scores closer than this to a threshold are at the threshold (rounding of cumulative sums)
+_TIE_TOL = 1e-10
 
 
 # ---------------------------------------------------------------------- input checks
@@ -518,7 +520,8 @@ class ConformalPredictor(BaseEstimator):
         self._check_calibrated()
         thresholds, _ = self.class_quantiles(confidence)
         arr = check_proba(proba, n_classes=self.n_classes_)
-        mask = self._score_matrix(arr) <= thresholds[None, :]
+        # ties (the last class of APS scores 1 +- rounding) count as equal: conservative, stable
+        mask = self._score_matrix(arr) <= thresholds[None, :] + _TIE_TOL
         mask[np.arange(arr.shape[0]), np.argmax(arr, axis=1)] = True
         return mask
 
