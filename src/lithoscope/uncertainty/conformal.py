@@ -566,23 +566,31 @@ class ConformalPredictor(BaseEstimator):
         return self._p_values(arr, leave_out=None)
 
     def _p_values(self, proba: np.ndarray, leave_out: np.ndarray | None) -> np.ndarray:
-        """p-values; ``leave_out[i]`` = calibration index that row ``i`` is (excluded from it)."""
+        """p-values; ``leave_out[i]``: the calibration spectrum that row ``i`` is, left out.
+
+        Leaving a calibration spectrum out of its own reference scores makes its p-value
+        distributed as a new spectrum's would be (against the other ``n - 1``).
+        """
         E = self._score_matrix(proba)
-        k = E.shape[1]
-        count = np.empty_like(E)
-        size = np.empty_like(E)
-        own = self.mondrian & (self.class_counts_ >= self.min_class_size)
-        pool_all = np.sort(self.scores_)
+        n_rows, k = E.shape
+        pool = np.sort(self.scores_)
+        count_all = pool.size - np.searchsorted(pool, E, side="left").astype(np.float64)
+        size_all = np.full(n_rows, float(pool.size))[:, None]
+        count_cls = np.empty_like(E)
         for j in range(k):
-            pool = np.sort(self.scores_[self.labels_ == j]) if own[j] else pool_all
-            count[:, j] = pool.size - np.searchsorted(pool, E[:, j], side="left")
-            size[:, j] = pool.size
+            own = np.sort(self.scores_[self.labels_ == j])
+            count_cls[:, j] = own.size - np.searchsorted(own, E[:, j], side="left")
+        size_cls = np.broadcast_to(self.class_counts_.astype(np.float64), E.shape).copy()
         if leave_out is not None:
-            s_own = self.scores_[leave_out]
-            in_pool = ~own[None, :] | (self.labels_[leave_out][:, None] == np.arange(k)[None, :])
-            drop = in_pool & (s_own[:, None] >= E)
-            count -= drop
-            size -= in_pool
+            ge = self.scores_[leave_out][:, None] >= E
+            same = self.labels_[leave_out][:, None] == np.arange(k)[None, :]
+            count_all -= ge
+            size_all -= 1.0
+            count_cls -= same & ge
+            size_cls -= same
+        conditional = self.mondrian & (size_cls >= self.min_class_size)
+        count = np.where(conditional, count_cls, count_all)
+        size = np.where(conditional, size_cls, size_all)
         return (1.0 + count) / (1.0 + size)
 
     # ------------------------------------------------------------------ persistence
