@@ -46,11 +46,13 @@ class is always in the set, and the calibration accounts for it: a calibration s
 true mineral was the model's most probable class counts as conforming perfectly (score 0) when
 the threshold is computed. That is the split-conformal procedure for the score "0 for the best
 class, the method's score otherwise", so the coverage stays at the nominal level instead of
-creeping above it (adding the best class after the fact, as MAPIE's ``include_last_label=False``
-does, over-covers by several points for the peaked probabilities of a library search). When the
-model alone is right more often than the confidence asks, the threshold is 0 and the sets are the
-single best class. ``scores_`` keeps the method's own scores (as MAPIE reports them), and
-`p_values` uses those. Reporting "none of the library minerals" is `UnknownDetector`'s job.
+creeping above it. Adding the best class after the fact (as MAPIE's APS with
+``include_last_label=False`` does) is valid too but, for the peaked probabilities of a library
+search, far too cautious: on held-out RRUFF Raman samples (~150 minerals, APS, confidence 0.9) it
+covers 99 % with 14 minerals per set on average, this rule 90 % with 2.3. When the model alone is
+right more often than the confidence asks, the threshold is 0 and the sets are the single best
+class. ``scores_`` keeps the method's own scores (as MAPIE reports them), and `p_values` uses
+those. Reporting "none of the library minerals" is `UnknownDetector`'s job.
 
 Mondrian (class-conditional) sets
 ---------------------------------
@@ -59,8 +61,9 @@ coverage holds for every mineral separately, not only on average. Most minerals 
 spectra: a class with fewer than ``min_class_size`` calibration spectra, or with too few for the
 requested confidence (fewer than ``c / (1 - c)``: 9 at 0.9, 19 at 0.95, for which the
 class-conditional quantile would be infinite and the class would enter every set), uses the
-marginal quantile instead: it keeps the marginal guarantee only. `class_quantiles` tells which
-classes were conditional.
+marginal quantile instead. Such classes have no guarantee of their own: the marginal quantile is
+set mostly by the well-represented minerals, so a model that does worse on rare minerals
+under-covers them. `class_quantiles` tells which classes were conditional.
 """
 
 from __future__ import annotations
@@ -94,7 +97,9 @@ _TIE_TOL = 1e-10
 
 
 # ---------------------------------------------------------------------- input checks
-def check_proba(proba: npt.ArrayLike, *, name: str = "proba", n_classes: int | None = None):
+def check_proba(
+    proba: npt.ArrayLike, *, name: str = "proba", n_classes: int | None = None
+) -> np.ndarray:
     """``proba`` as a float64 (n, n_classes) matrix of probabilities, or `InputError`."""
     arr = np.asarray(proba, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] == 0:
