@@ -437,10 +437,14 @@ def identify_command(
     plot: Annotated[
         Path | None, typer.Option(help="Draw the spectrum over the best references (PNG).")
     ] = None,
+    confidence: Annotated[
+        float, typer.Option(min=0.5, max=0.999, help="Confidence level of the prediction set.")
+    ] = 0.9,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Which mineral is it? Candidates with probabilities and MinDB facts."""
+    """Which mineral is it? Candidates with probabilities, a conformal prediction set, an
+    unknown verdict, an explanation (--json) and MinDB facts."""
     import warnings
 
     from lithoscope.pipeline.identify import Identifier
@@ -460,12 +464,21 @@ def identify_command(
                 results = []
                 for i, spectrum in enumerate(spectra):
                     label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
-                    results.append((spectrum, identifier.identify(spectrum, top=top, name=label)))
+                    result = identifier.identify(
+                        spectrum,
+                        top=top,
+                        name=label,
+                        confidence=confidence,
+                        explain=as_json or plot is not None,
+                    )
+                    results.append(
+                        (spectrum, result, getattr(identifier, "last_attribution", None))
+                    )
             except LithoscopeError as exc:
                 failed += 1
                 err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
                 continue
-            for spectrum, result in results:
+            for spectrum, result, attribution in results:
                 n_done += 1
                 data = result.to_dict()
                 if plot is not None:
@@ -477,7 +490,7 @@ def identify_command(
                         else plot.with_name(f"{plot.stem}-{n_done}{plot.suffix}")
                     )
                     pipe = identifier.loaded(spectrum.method.value).pipeline
-                    plot_identification(spectrum, data, pipe, out, db=db)
+                    plot_identification(spectrum, data, pipe, out, db=db, attribution=attribution)
                 if as_json:
                     _print_json(data)
                     continue
@@ -494,6 +507,17 @@ def identify_command(
                         ", ".join(c.get("bodies") or []) or "-",
                     )
                 console.print(table)
+                if "prediction_set" in data:
+                    console.print(
+                        f"{data['confidence_level']:.0%} prediction set: "
+                        + ", ".join(data["prediction_set"])
+                    )
+                if data.get("unknown"):
+                    console.print(
+                        f"[bold red]unknown[/bold red]: unlike every mineral in the library "
+                        f"(score {data['unknown_score']:.3f}); the candidates are only the "
+                        "closest matches"
+                    )
     if failed:
         raise typer.Exit(1)
 

@@ -70,6 +70,9 @@ class LibrarySearch(SpectralClassifier):
     classes_, axis_, references_, reference_labels_, temperature_
     """
 
+    #: class scores are similarities in [-1, 1] (the unknown detector uses 1 - best score)
+    similarity_scores = True
+
     def __init__(
         self,
         *,

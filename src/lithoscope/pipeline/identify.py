@@ -47,6 +47,8 @@ class _Loaded:
     model: SpectralClassifier
     ref: ModelRef
     pipeline: Any
+    conformal: Any = None
+    unknown: Any = None
 
 
 class Identifier:
@@ -74,6 +76,7 @@ class Identifier:
         self.registry = registry or Registry()
         self._loaded: dict[str, _Loaded] = {}
         self._facts: dict[str, dict[str, Any]] = {}
+        self._bands: Any = None
 
     def loaded(self, method: str) -> _Loaded:
         """The model (and its preprocessing) used for ``method``."""
@@ -87,7 +90,14 @@ class Identifier:
                 )
             if not prov.get("preprocessing"):
                 raise InputError(f"model {ref} has no preprocessing recorded; retrain it")
-            self._loaded[method] = _Loaded(model, ref, pipeline_from_dict(prov["preprocessing"]))
+            loaded = _Loaded(model, ref, pipeline_from_dict(prov["preprocessing"]))
+            from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
+
+            if (ref.path / "conformal.json").is_file():
+                loaded.conformal = ConformalPredictor.load(ref.path / "conformal.json")
+            if (ref.path / "unknown.json").is_file():
+                loaded.unknown = UnknownDetector.load(ref.path / "unknown.json")
+            self._loaded[method] = loaded
         return self._loaded[method]
 
     def preprocess(self, spectrum: Spectrum) -> np.ndarray:
@@ -117,20 +127,82 @@ class Identifier:
         return self._facts[mineral]
 
     def identify(
-        self, spectrum: Spectrum, *, top: int = 5, name: str | None = None
+        self,
+        spectrum: Spectrum,
+        *,
+        top: int = 5,
+        name: str | None = None,
+        confidence: float = 0.9,
+        explain: bool = False,
     ) -> Identification:
-        """Top-``top`` minerals of one spectrum, best first."""
+        """Top-``top`` minerals of one spectrum, best first, with the prediction set at
+        ``confidence``, the unknown verdict and (with ``explain``) the explanation."""
         loaded = self.loaded(spectrum.method.value)
         X = loaded.pipeline.transform([spectrum])
-        candidates = loaded.model.predict_topk(X, k=top)[0]
+        model = loaded.model
+        proba, scores = model._scores(model._check_X(X))
+        order = np.argsort(-proba[0], kind="stable")[: min(top, proba.shape[1])]
         rows = []
-        for c in candidates:
-            row = c.to_dict()
-            row.update(self.facts(c.mineral))
+        for j in order:
+            row = {
+                "mineral": str(model.classes_[j]),
+                "probability": float(proba[0, j]),
+                "score": float(scores[0, j]),
+            }
+            row.update(self.facts(row["mineral"]))
             rows.append(row)
+        extra: dict[str, Any] = {}
+        if loaded.conformal is not None:
+            members = loaded.conformal.predict_sets(proba, confidence=confidence)[0]
+            extra["prediction_set"] = [str(model.classes_[j]) for j in members]
+            extra["confidence_level"] = confidence
+        if loaded.unknown is not None:
+            extra["unknown"] = bool(loaded.unknown.is_unknown(proba, scores)[0])
+            extra["unknown_score"] = float(loaded.unknown.unknown_score(proba, scores)[0])
+        self.last_attribution = None
+        if explain:
+            explanation = self.explain(
+                spectrum, X[0], [r["mineral"] for r in rows[:3]], include_attribution=True
+            )
+            self.last_attribution = np.asarray(explanation.pop("attribution"))
+            extra["explanation"] = explanation
         return Identification(
             input=name or str(spectrum.metadata.get("file", "spectrum")),
             method=spectrum.method.value,
             model=str(loaded.ref),
             candidates=rows,
+            extra=extra,
+        )
+
+    def explain(
+        self,
+        spectrum: Spectrum,
+        x: np.ndarray,
+        candidates: list[str],
+        *,
+        include_attribution: bool = False,
+    ) -> dict[str, Any]:
+        """Attribution regions and the peak table against the candidates' reference bands."""
+        from lithoscope.explain import BandCache, explain_identification
+
+        method = spectrum.method.value
+        loaded = self.loaded(method)
+        if self.db is not None and self._bands is None:
+            self._bands = BandCache(
+                self.db, pipeline_for=lambda m: self.loaded(m).pipeline, max_spectra=8
+            )
+        if self._bands is not None:
+            bands_for = self._bands.for_method(method)
+        else:
+
+            def bands_for(mineral: str) -> list[dict[str, Any]]:
+                return []  # without MinDB there are no reference bands to match
+
+        return explain_identification(
+            loaded.model,
+            x,
+            loaded.model.axis_,
+            candidates,
+            bands_for,
+            include_attribution=include_attribution,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import shutil
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +24,6 @@ from lithoscope.spectra.preprocessing import pipeline_from_dict
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["LearnResult", "learn"]
-
-#: files next to a model that describe its calibration; copied to the new version
-CALIBRATION_FILES = ("conformal.json", "unknown.json")
 
 
 @dataclass
@@ -118,6 +114,21 @@ def _store_spectra(db: MinDB, mineral: str, spectra: list[Spectrum]) -> None:
             present.add(digest)
 
 
+def _carry_calibration(parent: Any, child: Any, n_classes: int) -> None:
+    """Copy the parent's calibration; the scores stay those of the known minerals."""
+    from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
+
+    for name, cls in (("conformal.json", ConformalPredictor), ("unknown.json", UnknownDetector)):
+        if not (parent / name).is_file():
+            continue
+        obj = cls.load(parent / name)
+        if getattr(obj, "mondrian", False):
+            continue  # per-class quantiles are indexed by the old classes; recalibrate instead
+        if hasattr(obj, "n_classes_"):
+            obj.n_classes_ = n_classes
+        obj.save(child / name)
+
+
 def learn(
     db: MinDB,
     mineral: str,
@@ -162,8 +173,6 @@ def learn(
     learned = [*prov.get("learned", []), entry]
     fresh.provenance_ = {**prov, "learned": learned, "parent": str(parent)}
     ref = registry.register(fresh, parent.name, method=method)
-    for name in CALIBRATION_FILES:
-        if (parent.path / name).is_file():
-            shutil.copy2(parent.path / name, ref.path / name)
+    _carry_calibration(parent.path, ref.path, len(fresh.classes_))
     _store_spectra(db, canonical, spectra)
     return LearnResult(ref, parent, canonical, len(spectra), added, seconds)

@@ -49,8 +49,11 @@ def plot_identification(
     *,
     db: MinDB | None = None,
     n_references: int = 3,
+    attribution: np.ndarray | None = None,
 ) -> Path:
-    """PNG of the preprocessed spectrum over the preprocessed best references."""
+    """PNG of the preprocessed spectrum over the preprocessed best references, with the
+    regions that drove the answer shaded and the prediction set and unknown verdict in the
+    title."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,7 +65,7 @@ def plot_identification(
     grid = pipeline.steps[0][1].grid
     x = np.asarray(grid)
     y = pipeline.transform([spectrum])[0]
-    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     offset = 0.0
     ax.plot(x, y, color="black", lw=1.2, label=f"{result['input'].rsplit('/', 1)[-1]}")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -75,13 +78,24 @@ def plot_identification(
             continue
         ry = pipeline.transform([ref])[0]
         ax.plot(x, ry + offset, color=colors[i % len(colors)], lw=1, label=label)
+    if attribution is not None:
+        from lithoscope.explain import shade_attribution
+
+        shade_attribution(ax, x, attribution)
     ax.set_xlabel(spectrum.unit.value)
     ax.set_ylabel("normalised intensity (offset)")
     ax.set_yticks([])
-    ax.set_title(f"{result['method']} identification with {result['model']}")
+    title = f"{result['method']} identification with {result['model']}"
+    if "prediction_set" in result:
+        members = result["prediction_set"]
+        shown = ", ".join(members[:4]) + (f" +{len(members) - 4}" if len(members) > 4 else "")
+        title += f"\n{result['confidence_level']:.0%} prediction set: {{{shown}}}"
+    if result.get("unknown"):
+        title += "  -  UNKNOWN: not like any mineral in the library"
+    ax.set_title(title, fontsize=10)
     ax.set_ylim(top=1.8)  # room for the legend above the spectrum
     ax.legend(loc="upper right", fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lithoscope.data.datasets import Dataset, DatasetSpec, build_dataset
+from lithoscope.data.datasets import Dataset, DatasetSpec, build_dataset, grouped_split
 from lithoscope.errors import InputError
 from lithoscope.methods import Method
 from lithoscope.mindb.queries import MinDB
@@ -70,6 +70,7 @@ class TrainResult:
     ref: ModelRef
     dataset: Dataset
     seconds: float
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,7 +80,45 @@ class TrainResult:
             "n_spectra": len(self.dataset),
             "n_minerals": int(np.unique(self.dataset.y).size),
             "seconds": round(self.seconds, 2),
+            "calibration": self.calibration,
         }
+
+
+def unknown_score_for(model: SpectralClassifier) -> str:
+    """The out-of-library score that suits a model's class scores."""
+    return "max_similarity" if getattr(model, "similarity_scores", False) else "max_proba"
+
+
+def calibrate(
+    model: SpectralClassifier,
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    method: str = "aps",
+    false_unknown_rate: float = 0.05,
+) -> tuple[Any, Any, dict[str, Any]]:
+    """Conformal predictor and unknown detector fitted on calibration spectra of ``model``.
+
+    Calibration spectra of minerals the model does not know are left out of both (they are
+    what "unknown" means), and counted in the summary.
+    """
+    from lithoscope.uncertainty import ConformalPredictor, UnknownDetector, labels_to_index
+
+    proba = model.predict_proba(X)
+    scores = model.class_scores(X)
+    y_index, known = labels_to_index(model.classes_, labels)
+    conformal = ConformalPredictor(method=method).calibrate(proba[known], y_index)
+    unknown = UnknownDetector(
+        score=unknown_score_for(model), false_unknown_rate=false_unknown_rate
+    ).fit(proba[known], scores[known], y_index)
+    summary = {
+        "n_calibration": int(known.sum()),
+        "n_unseen_minerals_left_out": int((~known).sum()),
+        "conformal_method": method,
+        "unknown_score": unknown.score,
+        "false_unknown_rate": false_unknown_rate,
+    }
+    return conformal, unknown, summary
 
 
 def train(
@@ -92,11 +131,15 @@ def train(
     registry: Registry | None = None,
     params: dict[str, Any] | None = None,
     make_default: bool = False,
+    calibration_size: float = 0.15,
 ) -> TrainResult:
     """Train a ``kind`` model on MinDB's ``method`` spectra with the method's preset.
 
     The model records the dataset version, the preprocessing pipeline (JSON) and the method,
-    and is registered as a new version of ``name`` (default ``<method>-<kind>``).
+    and is registered as a new version of ``name`` (default ``<method>-<kind>``). With
+    ``calibration_size`` > 0, that share of the RRUFF samples (grouped: no sample on both
+    sides) is held out of training and calibrates the conformal prediction sets and the
+    unknown-mineral threshold saved beside the model (``conformal.json``, ``unknown.json``).
     """
     try:
         method = Method(method.lower()).value
@@ -112,19 +155,43 @@ def train(
     dataset = build_dataset(db, spec, pipeline=pipe)
     if np.unique(dataset.y).size < 2:
         raise InputError(f"MinDB holds {method} spectra of fewer than 2 minerals; ingest more")
+    fit_idx = np.arange(len(dataset))
+    cal_idx = np.array([], dtype=int)
+    if calibration_size > 0:
+        fit_idx, cal_idx = grouped_split(
+            dataset.y,
+            dataset.groups,
+            test_size=calibration_size,
+            random_state=0,
+            seen_classes_only=False,
+        )
+    fit_set = dataset.subset(fit_idx)
     start = time.perf_counter()
     if "groups" in model.fit.__code__.co_varnames:
-        model.fit(dataset, groups=dataset.groups)
+        model.fit(fit_set, groups=fit_set.groups)
     else:
-        model.fit(dataset)
+        model.fit(fit_set)
     seconds = time.perf_counter() - start
+    calibration = None
+    conformal = unknown = None
+    if cal_idx.size:
+        try:
+            conformal, unknown, calibration = calibrate(
+                model, dataset.X[cal_idx], dataset.y[cal_idx].astype(str)
+            )
+        except InputError as exc:
+            # too few calibration spectra of known minerals: the model works, without sets
+            calibration = {"skipped": str(exc)}
     model.set_provenance(
         dataset_version=dataset.version,
         preprocessing=spec.preprocessing,
         method=method,
-        metrics={"fit_seconds": round(seconds, 2), "n_spectra": len(dataset)},
+        metrics={"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)},
     )
     ref = registry.register(model, name, method=method)
+    if conformal is not None and unknown is not None:
+        conformal.save(ref.path / "conformal.json")
+        unknown.save(ref.path / "unknown.json")
     if make_default:
         registry.set_default(method, name)
-    return TrainResult(ref, dataset, seconds)
+    return TrainResult(ref, dataset, seconds, calibration)
