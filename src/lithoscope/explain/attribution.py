@@ -507,15 +507,7 @@ def shade_attribution(
     strongest = regions[0][2]
     spans = []
     for i, (lo, hi, w) in enumerate(regions):
-        spans.append(
-            ax.axvspan(
-                lo,
-                hi,
-                color=color,
-                alpha=alpha * max(0.25, w / strongest),
-                lw=0,
-                zorder=0,
-                label=label if i == 0 else None,
-            )
-        )
+        style = {"label": label} if i == 0 and label is not None else {}
+        opacity = alpha * max(0.25, w / strongest)
+        spans.append(ax.axvspan(lo, hi, color=color, alpha=opacity, lw=0, zorder=0, **style))
     return spans
