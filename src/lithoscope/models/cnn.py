@@ -1,0 +1,588 @@
+"""A 1-D CNN that learns a spectral similarity, and identifies minerals by matching in that space.
+
+With about three reference spectra per mineral, a softmax network over ~1,600 minerals learns
+slowly and cannot take a new mineral without retraining. `CNNClassifier` instead trains an
+*embedding* (a unit vector per spectrum) with a normalised-softmax proxy loss (CosFace: cosine
+to one learned proxy per mineral, with an additive margin) on heavily augmented spectra
+(`lithoscope.models.augment`), then classifies by **matching**: the score of a mineral is the
+best cosine similarity between the query's embedding and the embeddings of that mineral's
+reference spectra (all training spectra are kept as references). A new mineral is added from a
+few spectra with `CNNClassifier.add_class`, without retraining.
+
+The score can be a **hybrid** with correlation library search: ``w * cosine(embedding) +
+(1 - w) * pearson(sqrt intensities)``, best reference per mineral, ``w`` chosen on a grouped
+validation split carved from the training data (``hybrid_weight='auto'``). Probabilities are a
+softmax of the scores with a temperature fitted on the same validation split.
+
+``head='kan'`` replaces the matching by a KAN classifier (`lithoscope.models.kan.KANLinear`)
+trained on the frozen embeddings of augmented training spectra; it predicts only the minerals
+it was trained on (no `add_class`, no hybrid).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import keras
+import numpy as np
+import numpy.typing as npt
+from keras import layers, ops
+
+from lithoscope.errors import InputError
+from lithoscope.models._keras_utils import (
+    PowerScale,
+    balanced_indices,
+    class_max,
+    class_starts,
+    compile_forward,
+    fit_temperature,
+    grouped_validation_split,
+    load_keras,
+    softmax,
+    top1_and_mrr,
+    train_loop,
+)
+from lithoscope.models.augment import SpectralAugmenter
+from lithoscope.models.base import SpectralClassifier
+
+__all__ = ["CNNClassifier", "CosineProxies", "build_encoder", "pearson_features"]
+
+#: kernel size and max-pool factor of each convolution block (first blocks see 1 cm-1 detail)
+_KERNELS = (7, 5, 5, 3, 3, 3, 3)
+_POOLS = (4, 2, 2, 2, 1, 1, 1)
+#: hybrid weights tried on the validation split with hybrid_weight='auto'
+_HYBRID_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+HEADS = ("match", "kan")
+
+
+@keras.saving.register_keras_serializable("lithoscope")
+class CosineProxies(keras.layers.Layer):
+    """Cosine similarity of unit embeddings to one learned unit proxy per class.
+
+    Input: (batch, dim) unit vectors; output: (batch, units) cosines in [-1, 1].
+
+    Parameters
+    ----------
+    units : int
+        Number of classes (proxies).
+    seed : int, optional
+        Seed of the proxies' initialisation.
+    """
+
+    def __init__(self, units: int, *, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.seed = seed
+
+    def build(self, input_shape: Any) -> None:
+        self.proxies = self.add_weight(
+            shape=(int(input_shape[-1]), self.units),
+            initializer=keras.initializers.RandomNormal(seed=self.seed),
+            name="proxies",
+        )
+
+    def call(self, inputs: Any) -> Any:
+        w = self.proxies / ops.maximum(ops.norm(self.proxies, axis=0, keepdims=True), 1e-12)
+        return ops.matmul(inputs, w)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units, "seed": self.seed}
+
+
+def build_encoder(
+    n_points: int,
+    *,
+    channels: tuple[int, ...] = (16, 32, 64, 128, 128),
+    embedding_dim: int = 128,
+    dropout: float = 0.2,
+    power: float = 0.5,
+    seed: int = 0,
+    name: str = "encoder",
+) -> keras.Model:
+    """The embedding network: intensity power, conv blocks, flatten, dense, unit norm.
+
+    Each block is Conv1D (no bias) -> BatchNorm -> ReLU -> MaxPool; the pools (4, 2, 2, 2, 1...)
+    shrink 1,301 points to 40 positions, and flattening keeps where the bands are.
+    """
+    inputs = keras.Input((n_points,), name="spectrum")
+    h = PowerScale(power, name="power")(inputs)
+    h = layers.Reshape((n_points, 1))(h)
+    length = n_points
+    for i, width in enumerate(channels):
+        kernel = _KERNELS[min(i, len(_KERNELS) - 1)]
+        pool = _POOLS[min(i, len(_POOLS) - 1)]
+        h = layers.Conv1D(
+            int(width),
+            kernel,
+            padding="same",
+            use_bias=False,
+            kernel_initializer=keras.initializers.HeNormal(seed=seed + i),
+        )(h)
+        h = layers.BatchNormalization()(h)
+        h = layers.Activation("relu")(h)
+        if pool > 1 and length // pool >= 4:
+            h = layers.MaxPooling1D(pool)(h)
+            length //= pool
+    h = layers.Flatten()(h)
+    if dropout > 0:
+        h = layers.Dropout(dropout, seed=seed + 100)(h)
+    h = layers.Dense(
+        int(embedding_dim), kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 101)
+    )(h)
+    out = layers.UnitNormalization(name="embedding")(h)
+    return keras.Model(inputs, out, name=name)
+
+
+def _cosface_loss(scale: float, margin: float, n_classes: int) -> Any:
+    def loss(y_true: Any, cosine: Any) -> Any:
+        onehot = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), n_classes)
+        logits = scale * (cosine - margin * onehot)
+        return ops.mean(ops.categorical_crossentropy(onehot, logits, from_logits=True))
+
+    return loss
+
+
+def pearson_features(X: np.ndarray) -> np.ndarray:
+    """Rows such that a dot product is the Pearson correlation of sqrt intensities.
+
+    Pairs of points are averaged first: the same top-1 as the full resolution on validation, at
+    half the memory and matching time.
+    """
+    Z = np.sqrt(np.clip(np.asarray(X, dtype=np.float64), 0.0, None))
+    n = Z.shape[1] - Z.shape[1] % 2
+    Z = Z[:, :n].reshape(Z.shape[0], -1, 2).mean(axis=2)
+    Z = Z - Z.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(Z, axis=1, keepdims=True)
+    return (Z / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+
+
+class CNNClassifier(SpectralClassifier):
+    """1-D CNN embedding with proxy (CosFace) training, classifying by matching references.
+
+    Parameters
+    ----------
+    axis : array_like, optional
+        Spectral axis of array inputs (a `SpectralCollection` or `Dataset` brings its own).
+    embedding_dim : int, default=128
+    channels : tuple of int, default=(16, 32, 64, 128, 128)
+        Filters of the convolution blocks.
+    n_models : int, default=1
+        Independently initialised encoders trained together; their unit embeddings are
+        concatenated (scaled so that the result is a unit vector: the similarity is their mean).
+    epochs : int, default=15
+        Upper bound; training keeps the weights of the best validation top-1.
+    batch_size : int, default=64
+    learning_rate : float, default=2e-3
+        Peak of a warm-up + cosine-decay schedule (AdamW).
+    weight_decay : float, default=1e-4
+    dropout : float, default=0.2
+    margin, scale : float, default=0.2, 30.0
+        CosFace additive margin and logit scale.
+    augment : bool or dict, default=True
+        True: `SpectralAugmenter` defaults with small calibration shifts (``shift=1.5``,
+        ``stretch=0.001``: larger shifts blur the few-cm-1 differences between members of a
+        solid-solution series); a dict overrides its options; False: none.
+    head : {'match', 'kan'}, default='match'
+    hybrid_weight : 'auto', float in [0, 1] or None, default='auto'
+        Weight of the embedding similarity against sqrt-Pearson library search ('auto': chosen
+        on the validation split; None: embedding only). Only with ``head='match'``.
+    validation_size : float, default=0.15
+        Fraction of the training spectra (whole groups) held out for early stopping, the hybrid
+        weight and the temperature; 0 disables all three (weight 1 or the given one, T = 0.05).
+    patience : int, default=6
+        Epochs without validation improvement before stopping.
+    eval_every : int, default=1
+    random_state : int, default=0
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The encoder (spectrum -> unit embedding).
+    reference_embeddings_ : ndarray of shape (n_references, embedding_dim * n_models)
+    reference_spectra_ : ndarray of shape (n_references, n_points // 2)
+        `pearson_features` of the references (for the hybrid score).
+    reference_labels_ : ndarray of int
+        Class index of each reference (sorted).
+    hybrid_weight_, temperature_ : float
+    history_ : dict
+        Epochs, best epoch and validation scores of training.
+
+    Notes
+    -----
+    ``fit(X, y, groups=...)`` takes the sample id of each spectrum (a `Dataset` brings its
+    own): the validation split then never holds a sample that is also in training. Without
+    groups each spectrum is its own group and validation is optimistic.
+    """
+
+    _EMBEDDING_FILE: ClassVar[str] = "model.keras"
+    _HEAD_FILE: ClassVar[str] = "head.keras"
+
+    def __init__(
+        self,
+        *,
+        axis: npt.ArrayLike | None = None,
+        embedding_dim: int = 128,
+        channels: tuple[int, ...] = (16, 32, 64, 128, 128),
+        n_models: int = 1,
+        epochs: int = 15,
+        batch_size: int = 64,
+        learning_rate: float = 2e-3,
+        weight_decay: float = 1e-4,
+        dropout: float = 0.2,
+        margin: float = 0.2,
+        scale: float = 30.0,
+        augment: bool | dict[str, Any] = True,
+        head: str = "match",
+        hybrid_weight: str | float | None = "auto",
+        validation_size: float = 0.15,
+        patience: int = 6,
+        eval_every: int = 1,
+        random_state: int = 0,
+        verbose: int = 0,
+    ) -> None:
+        self.axis = axis
+        self.embedding_dim = embedding_dim
+        self.channels = channels
+        self.n_models = n_models
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.margin = margin
+        self.scale = scale
+        self.augment = augment
+        self.head = head
+        self.hybrid_weight = hybrid_weight
+        self.validation_size = validation_size
+        self.patience = patience
+        self.eval_every = eval_every
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: Any, y: Any = None, *, groups: npt.ArrayLike | None = None) -> CNNClassifier:
+        """Train on spectra ``X`` with mineral names ``y``; ``groups``: sample id per spectrum."""
+        if groups is None and hasattr(X, "groups") and hasattr(X, "collection"):
+            groups = X.groups
+        self._groups = None if groups is None else np.asarray(groups)
+        try:
+            return super().fit(X, y)  # type: ignore[return-value]
+        finally:
+            del self._groups
+
+    def _augmenter(self) -> SpectralAugmenter | None:
+        if self.augment is True:
+            return SpectralAugmenter(shift=1.5, stretch=0.001)
+        if isinstance(self.augment, dict):
+            return SpectralAugmenter.from_options({"shift": 1.5, "stretch": 0.001, **self.augment})
+        return SpectralAugmenter.from_options(self.augment)
+
+    def _check_params(self, n_spectra: int) -> None:
+        if self.head not in HEADS:
+            raise InputError(f"head={self.head!r} is not one of {', '.join(HEADS)}")
+        hw = self.hybrid_weight
+        if not (hw is None or hw == "auto" or (isinstance(hw, float | int) and 0 <= hw <= 1)):
+            raise InputError(
+                f"hybrid_weight must be 'auto', None or a number in [0, 1], got {hw!r}"
+            )
+        if self.head == "kan" and isinstance(hw, float | int):
+            raise InputError("hybrid_weight applies to head='match' only; use None or 'auto'")
+        for name in ("embedding_dim", "n_models", "epochs", "batch_size", "eval_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int | np.integer) or value < 1:
+                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        if not self.channels or any(int(c) < 1 for c in self.channels):
+            raise InputError(f"channels must be positive integers, got {self.channels!r}")
+        if self.groups_given is not None and self.groups_given.shape != (n_spectra,):
+            raise InputError(
+                f"groups has {self.groups_given.size} entries but X has {n_spectra} spectra"
+            )
+
+    @property
+    def groups_given(self) -> np.ndarray | None:
+        return getattr(self, "_groups", None)
+
+    def _fit(self, X: np.ndarray, y_index: np.ndarray) -> None:
+        self._check_params(X.shape[0])
+        rng = np.random.default_rng(self.random_state)
+        seed = int(rng.integers(0, 2**31 - 1))
+        augmenter = self._augmenter()
+        train, val = grouped_validation_split(
+            y_index, self.groups_given, float(self.validation_size), rng
+        )
+        n_classes = self.classes_.size
+        n_points = X.shape[1]
+
+        encoders = [
+            build_encoder(
+                n_points,
+                channels=tuple(int(c) for c in self.channels),
+                embedding_dim=int(self.embedding_dim),
+                dropout=float(self.dropout),
+                seed=seed + 1000 * k,
+                name=f"encoder_{k}",
+            )
+            for k in range(int(self.n_models))
+        ]
+        inputs = keras.Input((n_points,), name="spectrum")
+        towers = [enc(inputs) for enc in encoders]
+        cosines = [
+            CosineProxies(n_classes, seed=seed + 500 + k, name=f"proxies_{k}")(t)
+            for k, t in enumerate(towers)
+        ]
+        if len(towers) == 1:
+            embedding = towers[0]
+            trainer = keras.Model(inputs, cosines[0])
+        else:
+            embedding = layers.Concatenate()(towers)
+            trainer = keras.Model(inputs, cosines)
+        # concatenated unit vectors have norm sqrt(n_models): rescale to one
+        embedding = layers.Rescaling(1.0 / np.sqrt(len(towers)), name="embedding")(embedding)
+        encoder = keras.Model(inputs, embedding, name="cnn_encoder")
+
+        steps = max(1, train.size // int(self.batch_size))
+        total = steps * int(self.epochs)
+        warmup = min(total // 5, steps * 2)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            float(self.learning_rate) * 0.1,
+            max(1, total - warmup),
+            warmup_target=float(self.learning_rate),
+            warmup_steps=warmup,
+        )
+        loss = _cosface_loss(float(self.scale), float(self.margin), n_classes)
+        trainer.compile(
+            optimizer=keras.optimizers.AdamW(schedule, weight_decay=float(self.weight_decay)),
+            loss=loss if len(towers) == 1 else [loss] * len(towers),
+        )
+
+        Xf = X.astype(np.float32)
+        axis = self.axis_
+
+        def batches(epoch: int) -> Iterator[tuple[np.ndarray, Any]]:
+            index = balanced_indices(y_index[train], steps * int(self.batch_size), rng)
+            for b in range(steps):
+                rows = train[index[b * int(self.batch_size) : (b + 1) * int(self.batch_size)]]
+                xb = X[rows]
+                if augmenter is not None:
+                    xb = augmenter(xb, axis, rng=rng)
+                yb = y_index[rows].astype(np.int32)
+                yield xb.astype(np.float32), (yb if len(towers) == 1 else [yb] * len(towers))
+
+        evaluate = None
+        if val.size:
+            ref_starts_order = np.argsort(y_index[train], kind="stable")
+            ref_rows = train[ref_starts_order]
+            starts = class_starts(y_index[ref_rows])
+            present = np.unique(y_index[ref_rows])
+            val_target = np.searchsorted(present, y_index[val])
+
+            forward = compile_forward(encoder)
+
+            def evaluate() -> float:
+                forward.refresh()
+                R = forward(Xf[ref_rows])
+                Q = forward(Xf[val])
+                return top1_and_mrr(class_max(Q @ R.T, starts), val_target)[0]
+
+        result = train_loop(
+            trainer,
+            batches,
+            epochs=int(self.epochs),
+            evaluate=evaluate,
+            eval_every=int(self.eval_every),
+            patience=self.patience,
+            verbose=self.verbose,
+        )
+        self.model_ = encoder
+        self._forward = compile_forward(encoder)
+        self.history_ = {
+            "epochs": result.epochs,
+            "best_epoch": result.best_epoch or result.epochs,
+            "best_validation_top1": None if evaluate is None else result.best_score,
+            "seconds": round(result.seconds, 1),
+            "n_train": int(train.size),
+            "n_validation": int(val.size),
+            "scores": [e.get("score") for e in result.history],
+            "losses": [e["loss"] for e in result.history],
+        }
+        embeddings = self._forward(Xf)
+        spectra = pearson_features(X)
+        if self.head == "kan":
+            self._fit_kan_head(X, y_index, train, val, augmenter, rng, seed)
+        else:
+            self._choose_hybrid_and_temperature(embeddings, spectra, y_index, train, val)
+        self._set_references(embeddings, spectra, y_index)
+
+    def _choose_hybrid_and_temperature(
+        self,
+        embeddings: np.ndarray,
+        spectra: np.ndarray,
+        y_index: np.ndarray,
+        train: np.ndarray,
+        val: np.ndarray,
+    ) -> None:
+        hw = self.hybrid_weight
+        fixed = 1.0 if hw is None else (None if hw == "auto" else float(hw))
+        self.validation_scores_: dict[str, float] = {}
+        if val.size == 0:
+            self.hybrid_weight_ = 1.0 if fixed is None else fixed
+            self.temperature_ = 0.05
+            return
+        order = train[np.argsort(y_index[train], kind="stable")]
+        starts = class_starts(y_index[order])
+        present = np.unique(y_index[order])
+        target = np.searchsorted(present, y_index[val])
+        s_embed = class_max(embeddings[val] @ embeddings[order].T, starts)
+        s_pearson = class_max(spectra[val] @ spectra[order].T, starts)
+        candidates = _HYBRID_GRID if fixed is None else (fixed,)
+        best: tuple[float, float, float] | None = None
+        for w in candidates:
+            top1, mrr = top1_and_mrr(w * s_embed + (1 - w) * s_pearson, target)
+            self.validation_scores_[f"top1_w{w:.2f}"] = top1
+            if best is None or (top1, mrr) > best[1:]:
+                best = (float(w), top1, mrr)
+        assert best is not None
+        self.hybrid_weight_ = best[0]
+        scores = self.hybrid_weight_ * s_embed + (1 - self.hybrid_weight_) * s_pearson
+        self.temperature_ = fit_temperature(scores, target)
+
+    def _fit_kan_head(
+        self,
+        X: np.ndarray,
+        y_index: np.ndarray,
+        train: np.ndarray,
+        val: np.ndarray,
+        augmenter: SpectralAugmenter | None,
+        rng: np.random.Generator,
+        seed: int,
+    ) -> None:
+        from lithoscope.models.kan import fit_kan_head
+
+        self.head_ = fit_kan_head(
+            self._forward,
+            X,
+            y_index,
+            train,
+            val,
+            self.axis_,
+            n_classes=self.classes_.size,
+            augmenter=augmenter,
+            rng=rng,
+            seed=seed,
+            verbose=self.verbose,
+        )
+        self._head_forward = compile_forward(self.head_)
+        self.hybrid_weight_ = 1.0
+        if val.size:
+            logits = self._head_forward(self._forward(X[val]))
+            self.temperature_ = fit_temperature(logits, y_index[val])
+        else:
+            self.temperature_ = 1.0
+
+    def _set_references(
+        self, embeddings: np.ndarray, spectra: np.ndarray, labels: np.ndarray
+    ) -> None:
+        order = np.argsort(labels, kind="stable")
+        self.reference_embeddings_ = np.ascontiguousarray(embeddings[order], dtype=np.float32)
+        self.reference_spectra_ = np.ascontiguousarray(spectra[order], dtype=np.float32)
+        self.reference_labels_ = labels[order].astype(np.int64)
+        self._starts = class_starts(self.reference_labels_)
+
+    # ------------------------------------------------------------------ prediction
+    def embed(self, X: Any) -> np.ndarray:
+        """Unit embeddings of spectra, shape (n_spectra, embedding_dim * n_models)."""
+        return self._forward(self._check_X(X))
+
+    def _scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        E = self._forward(X)
+        if self.head == "kan":
+            scores = self._head_forward(E).astype(np.float64)
+        else:
+            scores = class_max(E @ self.reference_embeddings_.T, self._starts).astype(np.float64)
+            w = self.hybrid_weight_
+            if w < 1:
+                P = pearson_features(X)
+                scores = w * scores + (1 - w) * class_max(
+                    P @ self.reference_spectra_.T, self._starts
+                )
+        return softmax(scores, self.temperature_), scores
+
+    # ------------------------------------------------------------------ few-shot
+    def add_class(self, label: str, X_new: Any) -> CNNClassifier:
+        """Add reference spectra of a mineral (new or known) without retraining.
+
+        Parameters
+        ----------
+        label : str
+            Mineral name; a new name becomes a new class (``classes_`` stays sorted).
+        X_new : array_like or SpectralCollection
+            One or more spectra on the model's axis, preprocessed like the training data.
+
+        Raises
+        ------
+        InputError
+            With ``head='kan'`` (its output layer has fixed classes), or spectra on another axis.
+        """
+        if self.head != "match":
+            raise InputError(
+                "add_class needs head='match'; a KAN head has one output per trained mineral"
+            )
+        X_arr = self._check_X(X_new)
+        label = str(label)
+        classes = np.union1d(self.classes_, [label])
+        remap = np.searchsorted(classes, self.classes_)
+        labels = np.concatenate(
+            [
+                remap[self.reference_labels_],
+                np.full(X_arr.shape[0], np.searchsorted(classes, label)),
+            ]
+        )
+        embeddings = np.concatenate([self.reference_embeddings_, self._forward(X_arr)])
+        spectra = np.concatenate([self.reference_spectra_, pearson_features(X_arr)])
+        self.classes_ = classes
+        self._set_references(embeddings, spectra, labels)
+        return self
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        state = {
+            "hybrid_weight": float(self.hybrid_weight_),
+            "temperature": float(self.temperature_),
+            "history": json.loads(json.dumps(self.history_, default=float)),
+        }
+        arrays = {
+            "reference_embeddings_": self.reference_embeddings_,
+            "reference_spectra_": self.reference_spectra_,
+            "reference_labels_": self.reference_labels_,
+        }
+        return state, arrays
+
+    def _save_extra(self, folder: Path) -> None:
+        self.model_.save(folder / self._EMBEDDING_FILE)
+        if self.head == "kan":
+            self.head_.save(folder / self._HEAD_FILE)
+
+    def _set_state(
+        self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
+    ) -> None:
+        self.hybrid_weight_ = float(state["hybrid_weight"])
+        self.temperature_ = float(state["temperature"])
+        self.history_ = state.get("history", {})
+        self.model_ = load_keras(folder / self._EMBEDDING_FILE)
+        self._forward = compile_forward(self.model_)
+        if self.head == "kan":
+            self.head_ = load_keras(folder / self._HEAD_FILE)
+            self._head_forward = compile_forward(self.head_)
+        self._set_references(
+            arrays["reference_embeddings_"],
+            arrays["reference_spectra_"],
+            arrays["reference_labels_"],
+        )
