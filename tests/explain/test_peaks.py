@@ -138,6 +138,20 @@ def test_reference_bands_consensus_on_jittered_spectra():
     assert doublet["intensity"] == pytest.approx(0.4, rel=0.2)
 
 
+def test_reference_bands_doublet_closer_than_the_tolerance_stays_two_bands():
+    rng = np.random.default_rng(5)
+    axis = np.arange(400.0, 540.0, 0.5)
+    refs = []
+    for _ in range(6):
+        y = lorentzian(axis, 465.0 + rng.normal(0, 0.2), 1.0, 2.5)
+        y += lorentzian(axis, 469.5 + rng.normal(0, 0.2), 0.6, 2.5)
+        refs.append(Spectrum(axis, y + rng.normal(0, 0.002, axis.size), "raman"))
+    # 4.5 apart with a tolerance of 5: a spectrum gives each cluster at most one peak
+    bands = reference_bands(refs, tolerance=5.0)
+    assert [b["n_spectra"] for b in bands] == [6, 6]
+    np.testing.assert_allclose([b["position"] for b in bands], [465.0, 469.5], atol=0.3)
+
+
 def test_reference_bands_options_change_what_is_kept():
     refs = _jittered_references(np.random.default_rng(3))
     # 1000 (3 of 10 spectra, strong) needs the strong rule; with it out of reach, it goes
