@@ -91,9 +91,17 @@ class Forward:
         self.refresh()
 
     def refresh(self) -> None:
-        """Take the model's current weights."""
-        self._trainable = [v.value for v in self.model.trainable_variables]
-        self._frozen = [v.value for v in self.model.non_trainable_variables]
+        """Take (a copy of) the model's current weights.
+
+        A copy, because Keras' own jitted functions may donate, and so invalidate, the buffers
+        of the variables.
+        """
+        if self._run is None:  # pragma: no cover
+            return
+        import jax.numpy as jnp
+
+        self._trainable = [jnp.array(v.value, copy=True) for v in self.model.trainable_variables]
+        self._frozen = [jnp.array(v.value, copy=True) for v in self.model.non_trainable_variables]
 
     def _call(self, x: np.ndarray) -> np.ndarray:
         if self._run is None:  # pragma: no cover
