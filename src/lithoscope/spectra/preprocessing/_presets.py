@@ -3,7 +3,7 @@
 | preset | default grid | steps after `ToGrid` (outside='edge') | output |
 |---|---|---|---|
 | raman | 100-1400 cm-1, step 1 | despike, SG 7/2, morphological opening 50, clip, max | peak 1 |
-| ir | 400-4000 cm-1, step 2 | SG 9/2, arPLS 1e6, clip, max | peak 1 |
+| ir | 400-4000 cm-1, step 2 | SG 9/2, morphological opening 100, clip, max | peak 1 |
 | vnir | 450-2450 nm, step 5 | SG 7/2, clip, convex-hull continuum removal | max 1 |
 | libs | 200-900 nm, step 0.1 | SNIP 40, clip, area | area 1 (nm) |
 | xrd | 5-90 deg 2-theta, step 0.02 | SNIP 50, clip, max | peak 1 |
@@ -14,7 +14,8 @@ opening half-window. For VNIR, band depth is 1 - value.)
 The Raman baseline is a morphological opening (pybaselines ``mor``, half-window 50 points = 50
 cm-1): on the grouped validation split of RRUFF Raman it matched as well as arPLS (library search
 top-1 0.814 vs 0.808) at about 1/100 of the cost (0.08 vs 10 ms per spectrum), which keeps single
-spectrum identification within milliseconds.
+spectrum identification within milliseconds. The IR preset does the same with a half-window of
+100 points (200 cm-1): validation top-1 0.72 against 0.69 with arPLS (90 spectra).
 
 Window lengths, ``lam`` and SNIP half-windows are in points and tuned for the default grid step;
 with a different ``grid`` step, scale them (build the pipeline with `build_pipeline`).
@@ -105,7 +106,7 @@ PRESETS: dict[str, Preset] = {
         grid=(400.0, 4000.0, 2.0),
         steps=(
             ("smooth", SavitzkyGolay, {"window_length": 9, "polyorder": 2}),
-            ("baseline", BaselineRemoval, {"method": "arpls", "params": {"lam": 1e6}}),
+            ("baseline", BaselineRemoval, {"method": "mor", "params": {"half_window": 100}}),
             ("clip", Clip, {"lower": 0.0}),
             ("normalize", Normalize, {"kind": "max"}),
         ),
