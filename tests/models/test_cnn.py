@@ -15,7 +15,7 @@ keras = pytest.importorskip("keras")
 from lithoscope.errors import InputError  # noqa: E402
 from lithoscope.models._keras_utils import PowerScale, compile_forward  # noqa: E402
 from lithoscope.models.base import load_model  # noqa: E402
-from lithoscope.models.cnn import CNNClassifier, CosineProxies, pearson_features  # noqa: E402
+from lithoscope.models.cnn import CNNClassifier, CosineProxies, library_features  # noqa: E402
 from lithoscope.spectra.spectrum import SpectralCollection  # noqa: E402
 
 TINY = {
@@ -81,7 +81,8 @@ def test_scores_are_best_reference_similarities(fitted, raman_small, split_small
     E_q = fitted.embed(q)
     np.testing.assert_allclose(np.linalg.norm(E_q, axis=1), 1.0, atol=1e-5)
     cos = E_q @ E_ref.T
-    P = pearson_features(q) @ pearson_features(X[train]).T
+    d = fitted.derivative_weight_
+    P = library_features(q, d) @ library_features(X[train], d).T
     w = fitted.hybrid_weight_
     scores = fitted.class_scores(q)
     for j, mineral in enumerate(fitted.classes_):
@@ -90,11 +91,13 @@ def test_scores_are_best_reference_similarities(fitted, raman_small, split_small
         np.testing.assert_allclose(scores[:, j], expected, atol=1e-5)
 
 
-def test_pearson_features_against_numpy_corrcoef(raman_small):
+@pytest.mark.parametrize("d", [0.0, 0.3, 1.0])
+def test_library_features_against_numpy_corrcoef(raman_small, d):
     X = raman_small[0][:6]
-    Z = np.sqrt(X)[:, : X.shape[1] // 2 * 2].reshape(6, -1, 2).mean(axis=2)
-    F = pearson_features(X)
-    np.testing.assert_allclose(F @ F.T, np.corrcoef(Z), atol=1e-5)
+    Z = np.sqrt(X)[:, : X.shape[1] // 4 * 4].reshape(6, -1, 4).mean(axis=2)
+    expected = (1 - d) * np.corrcoef(Z) + d * np.corrcoef(np.diff(Z, axis=1))
+    F = library_features(X, d)
+    np.testing.assert_allclose(F @ F.T, expected, atol=1e-5)
 
 
 def test_validation_chooses_hybrid_weight_and_temperature(fitted):
@@ -176,6 +179,7 @@ def test_kan_head(raman_small, split_small, tmp_path):
     [
         ({"head": "mlp"}, "head='mlp' is not one of match, kan"),
         ({"hybrid_weight": 1.5}, "hybrid_weight must be"),
+        ({"derivative_weight": "yes"}, "derivative_weight must be"),
         ({"head": "kan", "hybrid_weight": 0.5}, "applies to head='match' only"),
         ({"epochs": 0}, "epochs must be a positive integer"),
         ({"augment": {"shfit": 1.0}}, "unknown augment option"),

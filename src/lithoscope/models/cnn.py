@@ -10,8 +10,10 @@ reference spectra (all training spectra are kept as references). A new mineral i
 few spectra with `CNNClassifier.add_class`, without retraining.
 
 The score can be a **hybrid** with correlation library search: ``w * cosine(embedding) +
-(1 - w) * pearson(sqrt intensities)``, best reference per mineral, ``w`` chosen on a grouped
-validation split carved from the training data (``hybrid_weight='auto'``). Probabilities are a
+(1 - w) * library``, each the best reference of the mineral, where ``library`` is
+``(1 - d) * pearson(sqrt intensities) + d * pearson(their first difference)`` (as
+`LibrarySearch`); ``w`` and ``d`` are chosen on a grouped validation split carved from the
+training data (``hybrid_weight='auto'``, ``derivative_weight='auto'``). Probabilities are a
 softmax of the scores with a temperature fitted on the same validation split.
 
 ``head='kan'`` replaces the matching by a KAN classifier (`lithoscope.models.kan.KANLinear`)
@@ -48,13 +50,14 @@ from lithoscope.models._keras_utils import (
 from lithoscope.models.augment import SpectralAugmenter
 from lithoscope.models.base import SpectralClassifier
 
-__all__ = ["CNNClassifier", "CosineProxies", "build_encoder", "pearson_features"]
+__all__ = ["CNNClassifier", "CosineProxies", "build_encoder", "library_features"]
 
 #: kernel size and max-pool factor of each convolution block (first blocks see 1 cm-1 detail)
 _KERNELS = (7, 5, 5, 3, 3, 3, 3)
 _POOLS = (4, 2, 2, 2, 1, 1, 1)
-#: hybrid weights tried on the validation split with hybrid_weight='auto'
-_HYBRID_GRID = tuple(np.round(np.linspace(0.0, 1.0, 11), 2))
+#: hybrid and derivative weights tried on the validation split with hybrid_weight='auto'
+_HYBRID_GRID = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
+_DERIVATIVE_GRID = (0.0, 0.25, 0.5, 0.75)
 HEADS = ("match", "kan")
 
 
@@ -148,18 +151,25 @@ def _cosface_loss(scale: float, margin: float, n_classes: int) -> Any:
     return loss
 
 
-def pearson_features(X: np.ndarray) -> np.ndarray:
-    """Rows such that a dot product is the Pearson correlation of sqrt intensities.
+def library_features(X: np.ndarray, derivative_weight: float = 0.5, pool: int = 4) -> np.ndarray:
+    """Rows whose dot product is correlation library search's similarity (`LibrarySearch`).
 
-    Pairs of points are averaged first: the same top-1 as the full resolution on validation, at
-    half the memory and matching time.
+    Square-root intensities, averaged over ``pool`` neighbouring points (the same validation
+    top-1 as full resolution at a quarter of the memory and matching time), and their first
+    difference; each part is centred and scaled to unit length, and weighted by the square root
+    of its weight, so that a dot product is ``(1 - d) * pearson(sqrt) + d * pearson(diff sqrt)``.
     """
     Z = np.sqrt(np.clip(np.asarray(X, dtype=np.float64), 0.0, None))
-    n = Z.shape[1] - Z.shape[1] % 2
-    Z = Z[:, :n].reshape(Z.shape[0], -1, 2).mean(axis=2)
-    Z = Z - Z.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(Z, axis=1, keepdims=True)
-    return (Z / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+    n = Z.shape[1] - Z.shape[1] % pool
+    Z = Z[:, :n].reshape(Z.shape[0], -1, pool).mean(axis=2)
+    parts = []
+    for weight, P in ((1.0 - derivative_weight, Z), (derivative_weight, np.diff(Z, axis=1))):
+        if weight <= 0:
+            continue
+        P = P - P.mean(axis=1, keepdims=True)
+        norm = np.linalg.norm(P, axis=1, keepdims=True)
+        parts.append(np.sqrt(weight) * P / np.where(norm > 0, norm, 1.0))
+    return np.hstack(parts).astype(np.float32)
 
 
 class CNNClassifier(SpectralClassifier):
@@ -192,6 +202,9 @@ class CNNClassifier(SpectralClassifier):
     hybrid_weight : 'auto', float in [0, 1] or None, default='auto'
         Weight of the embedding similarity against sqrt-Pearson library search ('auto': chosen
         on the validation split; None: embedding only). Only with ``head='match'``.
+    derivative_weight : 'auto' or float in [0, 1], default='auto'
+        Weight of first-difference correlation inside the library part (as in
+        `LibrarySearch`); 'auto': chosen on validation together with ``hybrid_weight``.
     validation_size : float, default=0.15
         Fraction of the training spectra (whole groups) held out for early stopping, the hybrid
         weight and the temperature; 0 disables all three (weight 1 or the given one, T = 0.05).
@@ -206,11 +219,11 @@ class CNNClassifier(SpectralClassifier):
     model_ : keras.Model
         The encoder (spectrum -> unit embedding).
     reference_embeddings_ : ndarray of shape (n_references, embedding_dim * n_models)
-    reference_spectra_ : ndarray of shape (n_references, n_points // 2)
-        `pearson_features` of the references (for the hybrid score).
+    reference_library_ : ndarray of shape (n_references, about n_points / 2)
+        `library_features` of the references (for the hybrid score).
     reference_labels_ : ndarray of int
         Class index of each reference (sorted).
-    hybrid_weight_, temperature_ : float
+    hybrid_weight_, derivative_weight_, temperature_ : float
     history_ : dict
         Epochs, best epoch and validation scores of training.
 
@@ -241,6 +254,7 @@ class CNNClassifier(SpectralClassifier):
         augment: bool | dict[str, Any] = True,
         head: str = "match",
         hybrid_weight: str | float | None = "auto",
+        derivative_weight: str | float = "auto",
         validation_size: float = 0.15,
         patience: int = 6,
         eval_every: int = 1,
@@ -261,6 +275,7 @@ class CNNClassifier(SpectralClassifier):
         self.augment = augment
         self.head = head
         self.hybrid_weight = hybrid_weight
+        self.derivative_weight = derivative_weight
         self.validation_size = validation_size
         self.patience = patience
         self.eval_every = eval_every
@@ -293,6 +308,9 @@ class CNNClassifier(SpectralClassifier):
             raise InputError(
                 f"hybrid_weight must be 'auto', None or a number in [0, 1], got {hw!r}"
             )
+        dw = self.derivative_weight
+        if not (dw == "auto" or (isinstance(dw, float | int) and 0 <= dw <= 1)):
+            raise InputError(f"derivative_weight must be 'auto' or a number in [0, 1], got {dw!r}")
         if self.head == "kan" and isinstance(hw, float | int):
             raise InputError("hybrid_weight applies to head='match' only; use None or 'auto'")
         for name in ("embedding_dim", "n_models", "epochs", "batch_size", "eval_every"):
@@ -414,26 +432,32 @@ class CNNClassifier(SpectralClassifier):
             "losses": [e["loss"] for e in result.history],
         }
         embeddings = self._forward(Xf)
-        spectra = pearson_features(X)
         if self.head == "kan":
             self._fit_kan_head(X, y_index, train, val, augmenter, rng, seed)
+            self.derivative_weight_ = 0.0
         else:
-            self._choose_hybrid_and_temperature(embeddings, spectra, y_index, train, val)
-        self._set_references(embeddings, spectra, y_index)
+            self._choose_hybrid_and_temperature(X, embeddings, y_index, train, val)
+        library = library_features(X, self.derivative_weight_)
+        self._set_references(embeddings, library, y_index)
 
     def _choose_hybrid_and_temperature(
         self,
+        X: np.ndarray,
         embeddings: np.ndarray,
-        spectra: np.ndarray,
         y_index: np.ndarray,
         train: np.ndarray,
         val: np.ndarray,
     ) -> None:
-        hw = self.hybrid_weight
-        fixed = 1.0 if hw is None else (None if hw == "auto" else float(hw))
+        """Hybrid and derivative weights (best validation top-1, then MRR), then temperature."""
+        hw, dw = self.hybrid_weight, self.derivative_weight
+        weights = _HYBRID_GRID if hw == "auto" else (1.0 if hw is None else float(hw),)
+        derivatives = _DERIVATIVE_GRID if dw == "auto" else (float(dw),)
+        if weights == (1.0,):  # embedding only: the library part plays no role
+            derivatives = derivatives[:1]
         self.validation_scores_: dict[str, float] = {}
         if val.size == 0:
-            self.hybrid_weight_ = 1.0 if fixed is None else fixed
+            self.hybrid_weight_ = weights[-1] if hw == "auto" else weights[0]
+            self.derivative_weight_ = 0.5 if dw == "auto" else float(dw)
             self.temperature_ = 0.05
             return
         order = train[np.argsort(y_index[train], kind="stable")]
@@ -441,18 +465,19 @@ class CNNClassifier(SpectralClassifier):
         present = np.unique(y_index[order])
         target = np.searchsorted(present, y_index[val])
         s_embed = class_max(embeddings[val] @ embeddings[order].T, starts)
-        s_pearson = class_max(spectra[val] @ spectra[order].T, starts)
-        candidates = _HYBRID_GRID if fixed is None else (fixed,)
-        best: tuple[float, float, float] | None = None
-        for w in candidates:
-            top1, mrr = top1_and_mrr(w * s_embed + (1 - w) * s_pearson, target)
-            self.validation_scores_[f"top1_w{w:.2f}"] = top1
-            if best is None or (top1, mrr) > best[1:]:
-                best = (float(w), top1, mrr)
+        best: tuple[float, float, float, float, np.ndarray] | None = None
+        for d in derivatives:
+            L = library_features(X[np.concatenate([val, order])], d)
+            s_library = class_max(L[: val.size] @ L[val.size :].T, starts)
+            for w in weights:
+                scores = w * s_embed + (1 - w) * s_library
+                top1, mrr = top1_and_mrr(scores, target)
+                self.validation_scores_[f"top1_w{w:.2f}_d{d:.2f}"] = top1
+                if best is None or (top1, mrr) > best[2:4]:
+                    best = (w, d, top1, mrr, scores)
         assert best is not None
-        self.hybrid_weight_ = best[0]
-        scores = self.hybrid_weight_ * s_embed + (1 - self.hybrid_weight_) * s_pearson
-        self.temperature_ = fit_temperature(scores, target)
+        self.hybrid_weight_, self.derivative_weight_ = float(best[0]), float(best[1])
+        self.temperature_ = fit_temperature(best[4], target)
 
     def _fit_kan_head(
         self,
@@ -488,11 +513,11 @@ class CNNClassifier(SpectralClassifier):
             self.temperature_ = 1.0
 
     def _set_references(
-        self, embeddings: np.ndarray, spectra: np.ndarray, labels: np.ndarray
+        self, embeddings: np.ndarray, library: np.ndarray, labels: np.ndarray
     ) -> None:
         order = np.argsort(labels, kind="stable")
         self.reference_embeddings_ = np.ascontiguousarray(embeddings[order], dtype=np.float32)
-        self.reference_spectra_ = np.ascontiguousarray(spectra[order], dtype=np.float32)
+        self.reference_library_ = np.ascontiguousarray(library[order], dtype=np.float32)
         self.reference_labels_ = labels[order].astype(np.int64)
         self._starts = class_starts(self.reference_labels_)
 
@@ -509,9 +534,9 @@ class CNNClassifier(SpectralClassifier):
             scores = class_max(E @ self.reference_embeddings_.T, self._starts).astype(np.float64)
             w = self.hybrid_weight_
             if w < 1:
-                P = pearson_features(X)
+                L = library_features(X, self.derivative_weight_)
                 scores = w * scores + (1 - w) * class_max(
-                    P @ self.reference_spectra_.T, self._starts
+                    L @ self.reference_library_.T, self._starts
                 )
         return softmax(scores, self.temperature_), scores
 
@@ -546,21 +571,24 @@ class CNNClassifier(SpectralClassifier):
             ]
         )
         embeddings = np.concatenate([self.reference_embeddings_, self._forward(X_arr)])
-        spectra = np.concatenate([self.reference_spectra_, pearson_features(X_arr)])
+        library = np.concatenate(
+            [self.reference_library_, library_features(X_arr, self.derivative_weight_)]
+        )
         self.classes_ = classes
-        self._set_references(embeddings, spectra, labels)
+        self._set_references(embeddings, library, labels)
         return self
 
     # ------------------------------------------------------------------ persistence
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         state = {
             "hybrid_weight": float(self.hybrid_weight_),
+            "derivative_weight": float(self.derivative_weight_),
             "temperature": float(self.temperature_),
             "history": json.loads(json.dumps(self.history_, default=float)),
         }
         arrays = {
             "reference_embeddings_": self.reference_embeddings_,
-            "reference_spectra_": self.reference_spectra_,
+            "reference_library_": self.reference_library_,
             "reference_labels_": self.reference_labels_,
         }
         return state, arrays
@@ -574,6 +602,7 @@ class CNNClassifier(SpectralClassifier):
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
     ) -> None:
         self.hybrid_weight_ = float(state["hybrid_weight"])
+        self.derivative_weight_ = float(state["derivative_weight"])
         self.temperature_ = float(state["temperature"])
         self.history_ = state.get("history", {})
         self.model_ = load_keras(folder / self._EMBEDDING_FILE)
@@ -583,6 +612,6 @@ class CNNClassifier(SpectralClassifier):
             self._head_forward = compile_forward(self.head_)
         self._set_references(
             arrays["reference_embeddings_"],
-            arrays["reference_spectra_"],
+            arrays["reference_library_"],
             arrays["reference_labels_"],
         )
