@@ -9,6 +9,10 @@ export KERAS_BACKEND ?= jax
 # Offline: the data mirror beside the checkout when there is one (else the official sources).
 MIRROR ?= $(firstword $(wildcard ../shared/data))
 MIRROR_OPT := $(if $(MIRROR),--mirror $(MIRROR),)
+# The default models the demo builds; it then identifies one RRUFF spectrum taken from the
+# fetched zip into a temporary folder (no data file lives in this repository).
+DEMO_MODEL ?= library
+DEMO_DIR := $(shell mktemp -d -t lithoscope-demo-XXXXXX 2>/dev/null || echo /tmp/lithoscope-demo)
 
 .PHONY: demo test install system-deps lint pytest benchmarks clean
 
@@ -47,6 +51,11 @@ demo: install
 	$(BIN)/lithoscope data ingest rruff-raman $(MIRROR_OPT)
 	$(BIN)/lithoscope data ingest rruff-ir $(MIRROR_OPT)
 	$(BIN)/lithoscope db info
+	$(BIN)/lithoscope train --method raman --model $(DEMO_MODEL) --name raman-default --default
+	$(BIN)/lithoscope train --method ir --model $(DEMO_MODEL) --name ir-default --default
+	$(BIN)/python -m lithoscope.data.sample rruff-raman Forsterite $(DEMO_DIR) $(MIRROR_OPT)
+	$(BIN)/lithoscope identify $(DEMO_DIR)/*.txt --top 3 --plot $(DEMO_DIR)/identify.png
+	@echo "plot: $(DEMO_DIR)/identify.png"
 
 benchmarks: install
 	$(BIN)/python benchmarks/mindb_build.py
