@@ -275,6 +275,7 @@ def train_loop(
     epochs: int,
     evaluate: Callable[[], float] | None,
     eval_every: int = 1,
+    eval_from: int = 1,
     patience: int | None = None,
     verbose: int = 0,
     watch: Sequence[keras.Variable] | None = None,
@@ -282,8 +283,9 @@ def train_loop(
     """Train ``model`` (compiled) with ``batches(epoch)``; keep the weights of the best evaluation.
 
     ``evaluate()`` returns a score to maximise (e.g. validation top-1); it runs every
-    ``eval_every`` epochs and after the last, and training stops once ``patience`` epochs passed
-    without improvement. Without ``evaluate`` the final weights are kept.
+    ``eval_every`` epochs from epoch ``eval_from`` on and after the last, and training stops once
+    ``patience`` epochs passed without improvement. Without ``evaluate`` the final weights are
+    kept.
     """
     result = TrainResult()
     watched = list(model.weights if watch is None else watch)
@@ -297,7 +299,8 @@ def train_loop(
             raise FloatingPointError(
                 f"training diverged at epoch {epoch} (loss {entry['loss']}); lower learning_rate"
             )
-        if evaluate is not None and (epoch % eval_every == 0 or epoch == epochs):
+        due = epoch >= eval_from and (epoch - eval_from) % eval_every == 0
+        if evaluate is not None and (due or epoch == epochs):
             score = float(evaluate())
             entry["score"] = score
             if score > result.best_score:

@@ -186,7 +186,9 @@ class CNNClassifier(SpectralClassifier):
         Independently initialised encoders trained together; their unit embeddings are
         concatenated (scaled so that the result is a unit vector: the similarity is their mean).
     epochs : int, default=15
-        Upper bound; training keeps the weights of the best validation top-1.
+        Length of the learning-rate schedule. Validation top-1 is measured in the second half
+        (the low learning-rate end of the cosine schedule) and the best weights are kept:
+        validation sets of a few hundred spectra are too noisy to stop earlier.
     batch_size : int, default=64
     learning_rate : float, default=2e-3
         Peak of a warm-up + cosine-decay schedule (AdamW).
@@ -208,8 +210,8 @@ class CNNClassifier(SpectralClassifier):
     validation_size : float, default=0.15
         Fraction of the training spectra (whole groups) held out for early stopping, the hybrid
         weight and the temperature; 0 disables all three (weight 1 or the given one, T = 0.05).
-    patience : int, default=6
-        Epochs without validation improvement before stopping.
+    patience : int, optional
+        Stop after this many epochs without validation improvement (default: never).
     eval_every : int, default=1
     random_state : int, default=0
     verbose : int, default=0
@@ -256,7 +258,7 @@ class CNNClassifier(SpectralClassifier):
         hybrid_weight: str | float | None = "auto",
         derivative_weight: str | float = "auto",
         validation_size: float = 0.15,
-        patience: int = 6,
+        patience: int | None = None,
         eval_every: int = 1,
         random_state: int = 0,
         verbose: int = 0,
@@ -415,6 +417,7 @@ class CNNClassifier(SpectralClassifier):
             epochs=int(self.epochs),
             evaluate=evaluate,
             eval_every=int(self.eval_every),
+            eval_from=max(1, int(self.epochs) // 2 + 1),
             patience=self.patience,
             verbose=self.verbose,
         )
