@@ -86,7 +86,10 @@ class TrainResult:
 
 def unknown_score_for(model: SpectralClassifier) -> str:
     """The out-of-library score that suits a model's class scores."""
-    return "max_similarity" if getattr(model, "similarity_scores", False) else "max_proba"
+    matching = hasattr(model, "embed") and getattr(model, "head", None) in (None, "match")
+    if getattr(model, "similarity_scores", False) or matching:
+        return "max_similarity"
+    return "max_proba"
 
 
 def calibrate(
