@@ -185,7 +185,7 @@ class CNNClassifier(SpectralClassifier):
     n_models : int, default=1
         Independently initialised encoders trained together; their unit embeddings are
         concatenated (scaled so that the result is a unit vector: the similarity is their mean).
-    epochs : int, default=15
+    epochs : int, default=20
         Length of the learning-rate schedule. Validation top-1 is measured in the second half
         (the low learning-rate end of the cosine schedule) and the best weights are kept:
         validation sets of a few hundred spectra are too noisy to stop earlier.
@@ -246,7 +246,7 @@ class CNNClassifier(SpectralClassifier):
         embedding_dim: int = 128,
         channels: tuple[int, ...] = (16, 32, 64, 128, 128),
         n_models: int = 1,
-        epochs: int = 15,
+        epochs: int = 20,
         batch_size: int = 64,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-4,
@@ -468,7 +468,8 @@ class CNNClassifier(SpectralClassifier):
         target = np.searchsorted(present, y_index[val])
         s_embed = class_max(embeddings[val] @ embeddings[order].T, starts)
         # validation sets hold a few hundred spectra: a single top-1 is noisy, so each weight is
-        # judged by the mean top-1 of itself and its neighbours on the grid, then by MRR
+        # judged by the mean top-1 of itself and its neighbours within 0.2 (on RRUFF Raman the
+        # best weights of different splits spread over 0.3-0.8), then by MRR
         table = []
         for d in derivatives:
             L = library_features(X[np.concatenate([val, order])], d)
@@ -480,7 +481,7 @@ class CNNClassifier(SpectralClassifier):
         results = np.array(table)
         best_key: tuple[float, float] | None = None
         for d, w, _, mrr in table:
-            near = (results[:, 0] == d) & (np.abs(results[:, 1] - w) < 0.11)
+            near = (results[:, 0] == d) & (np.abs(results[:, 1] - w) < 0.21)
             key = (float(results[near, 2].mean()), float(mrr))
             if best_key is None or key > best_key:
                 best_key, self.hybrid_weight_, self.derivative_weight_ = key, float(w), float(d)
