@@ -77,6 +77,11 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(ALL_MODELS))
     parser.add_argument("--methods", default="raman,ir")
     parser.add_argument("--protocols", default="grouped,literature")
+    parser.add_argument(
+        "--literature-models",
+        default=None,
+        help="models for the literature protocol (default: the same as --models)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
@@ -91,7 +96,7 @@ def main() -> None:
         from lithoscope.pipeline.train import make_model
         from lithoscope.spectra.preprocessing import make_preset
 
-        console = Console()
+        console = Console(width=200)
         table = Table(title="Identification benchmark (2 CPU cores, one run)")
         for col in (
             "method",
@@ -125,7 +130,10 @@ def main() -> None:
                 if "literature" in args.protocols:
                     splits["literature"] = literature_split(y)
                 for protocol, (train, test) in splits.items():
-                    for kind in args.models.split(","):
+                    kinds = args.models
+                    if protocol == "literature" and args.literature_models:
+                        kinds = args.literature_models
+                    for kind in kinds.split(","):
                         try:
                             model = make_model(kind, axis=ds.axis)
                         except (ImportError, AttributeError) as exc:
@@ -153,7 +161,13 @@ def main() -> None:
                             f"{p99:.2f}",
                             f"{tput:,.0f}",
                         )
-                        console.print(f"{method} {protocol} {kind}: top-1 {t1:.3f} ({fit_s:.0f} s)")
+                        # one markdown row per model as soon as it is measured
+                        print(
+                            f"| {method} | {protocol} | {kind} | {test.size} | {t1:.3f} | "
+                            f"{t3:.3f} | {f1:.3f} | {fit_s:.0f} | {p50:.2f} | {p99:.2f} | "
+                            f"{tput:,.0f} |",
+                            flush=True,
+                        )
         console.print(table)
 
 

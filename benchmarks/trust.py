@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--n-way", type=int, default=5)
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    console = Console()
+    console = Console(width=200)
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["LITHOSCOPE_DATA_DIR"] = tmp
