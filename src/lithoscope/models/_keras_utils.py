@@ -73,19 +73,36 @@ class Forward:
     padded to a power of two (at most ``batch_size``) so that few shapes are ever compiled. The
     weights are read when the object is made; call `refresh` after changing them. Other backends
     call the model directly.
+
+    ``then(output, *extras, *constants)``, written with ``keras.ops``, post-processes the
+    model's output inside the same compiled function (e.g. matching against references):
+    ``extras`` are arrays with one row per input row, passed at call time; ``constants`` are
+    fixed arrays given here. Keeping everything in one XLA call matters on few cores: NumPy's
+    BLAS threads and XLA's thread pool slow each other down when interleaved.
     """
 
-    def __init__(self, model: keras.Model, batch_size: int = 512) -> None:
+    def __init__(
+        self,
+        model: keras.Model,
+        batch_size: int = 512,
+        *,
+        then: Callable[..., Any] | None = None,
+        constants: Sequence[np.ndarray] = (),
+    ) -> None:
         self.model = model
         self.batch_size = int(batch_size)
+        self.then = then
+        self.constants = tuple(constants)
         if keras.backend.backend() == "jax":
             import jax
+            import jax.numpy as jnp
 
-            def run(trainable: Any, frozen: Any, x: Any) -> Any:
+            def run(trainable: Any, frozen: Any, consts: Any, x: Any, *extras: Any) -> Any:
                 out, _ = model.stateless_call(trainable, frozen, x, training=False)
-                return out
+                return out if then is None else then(out, *extras, *consts)
 
             self._run = jax.jit(run)
+            self._consts = tuple(jnp.asarray(c) for c in self.constants)
         else:  # pragma: no cover - exercised only on other backends
             self._run = None
         self.refresh()
@@ -103,31 +120,44 @@ class Forward:
         self._trainable = [jnp.array(v.value, copy=True) for v in self.model.trainable_variables]
         self._frozen = [jnp.array(v.value, copy=True) for v in self.model.non_trainable_variables]
 
-    def _call(self, x: np.ndarray) -> np.ndarray:
+    def _call(self, x: np.ndarray, extras: tuple[np.ndarray, ...]) -> np.ndarray:
         if self._run is None:  # pragma: no cover
-            return keras.ops.convert_to_numpy(self.model(x, training=False))
-        return np.asarray(self._run(self._trainable, self._frozen, x))
+            out = self.model(x, training=False)
+            if self.then is not None:
+                out = self.then(out, *extras, *self.constants)
+            return keras.ops.convert_to_numpy(out)
+        return np.asarray(self._run(self._trainable, self._frozen, self._consts, x, *extras))
 
-    def __call__(self, X: Any) -> np.ndarray:
+    def __call__(self, X: Any, *extras: Any) -> np.ndarray:
         X = np.asarray(X, dtype=np.float32)
+        extra = tuple(np.asarray(e, dtype=np.float32) for e in extras)
         n = X.shape[0]
         if n == 1:
-            return self._call(X)
+            return self._call(X, extra)
         parts = []
         for start in range(0, n, self.batch_size):
-            chunk = X[start : start + self.batch_size]
-            m = chunk.shape[0]
+            chunk = (X, *extra)
+            chunk = tuple(a[start : start + self.batch_size] for a in chunk)
+            m = chunk[0].shape[0]
             size = min(self.batch_size, 1 << max(0, int(np.ceil(np.log2(m)))))
             if m < size:
-                pad = np.zeros((size - m, *chunk.shape[1:]), dtype=chunk.dtype)
-                chunk = np.concatenate([chunk, pad])
-            parts.append(self._call(chunk)[:m])
+                chunk = tuple(
+                    np.concatenate([a, np.zeros((size - m, *a.shape[1:]), dtype=a.dtype)])
+                    for a in chunk
+                )
+            parts.append(self._call(chunk[0], chunk[1:])[:m])
         return np.concatenate(parts) if parts else np.zeros((0,), np.float32)
 
 
-def compile_forward(model: keras.Model, batch_size: int = 512) -> Forward:
+def compile_forward(
+    model: keras.Model,
+    batch_size: int = 512,
+    *,
+    then: Callable[..., Any] | None = None,
+    constants: Sequence[np.ndarray] = (),
+) -> Forward:
     """`Forward` of ``model``: a function NumPy -> NumPy for inference."""
-    return Forward(model, batch_size)
+    return Forward(model, batch_size, then=then, constants=constants)
 
 
 def load_keras(path: Any) -> keras.Model:

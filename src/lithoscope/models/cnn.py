@@ -154,8 +154,9 @@ def _cosface_loss(scale: float, margin: float, n_classes: int) -> Any:
 def library_features(X: np.ndarray, derivative_weight: float = 0.5, pool: int = 4) -> np.ndarray:
     """Rows whose dot product is correlation library search's similarity (`LibrarySearch`).
 
-    Square-root intensities, averaged over ``pool`` neighbouring points (the same validation
-    top-1 as full resolution at a quarter of the memory and matching time), and their first
+    Square-root intensities, averaged over ``pool`` neighbouring points (on the 1 cm-1 Raman
+    grid, 4 points give the same validation top-1 as full resolution at a quarter of the
+    memory and matching time; `CNNClassifier` pools about 4 axis units), and their first
     difference; each part is centred and scaled to unit length, and weighted by the square root
     of its weight, so that a dot product is ``(1 - d) * pearson(sqrt) + d * pearson(diff sqrt)``.
     """
@@ -439,7 +440,7 @@ class CNNClassifier(SpectralClassifier):
             self.derivative_weight_ = 0.0
         else:
             self._choose_hybrid_and_temperature(X, embeddings, y_index, train, val)
-        library = library_features(X, self.derivative_weight_)
+        library = library_features(X, self.derivative_weight_, self._pool)
         self._set_references(embeddings, library, y_index)
 
     def _choose_hybrid_and_temperature(
@@ -472,7 +473,7 @@ class CNNClassifier(SpectralClassifier):
         # best weights of different splits spread over 0.3-0.8), then by MRR
         table = []
         for d in derivatives:
-            L = library_features(X[np.concatenate([val, order])], d)
+            L = library_features(X[np.concatenate([val, order])], d, self._pool)
             s_library = class_max(L[: val.size] @ L[val.size :].T, starts)
             for w in weights:
                 top1, mrr = top1_and_mrr(w * s_embed + (1 - w) * s_library, target)
@@ -485,7 +486,7 @@ class CNNClassifier(SpectralClassifier):
             key = (float(results[near, 2].mean()), float(mrr))
             if best_key is None or key > best_key:
                 best_key, self.hybrid_weight_, self.derivative_weight_ = key, float(w), float(d)
-        L = library_features(X[np.concatenate([val, order])], self.derivative_weight_)
+        L = library_features(X[np.concatenate([val, order])], self.derivative_weight_, self._pool)
         s_library = class_max(L[: val.size] @ L[val.size :].T, starts)
         scores = self.hybrid_weight_ * s_embed + (1 - self.hybrid_weight_) * s_library
         self.temperature_ = fit_temperature(scores, target)
@@ -530,7 +531,14 @@ class CNNClassifier(SpectralClassifier):
         self.reference_embeddings_ = np.ascontiguousarray(embeddings[order], dtype=np.float32)
         self.reference_library_ = np.ascontiguousarray(library[order], dtype=np.float32)
         self.reference_labels_ = labels[order].astype(np.int64)
-        self._starts = class_starts(self.reference_labels_)
+        if self.head == "match":
+            self._make_scorer()
+
+    @property
+    def _pool(self) -> int:
+        """Points averaged by `library_features`: about 4 axis units (4 points on index axes)."""
+        step = float(np.median(np.diff(self.axis_))) if self.axis_.size > 1 else 1.0
+        return max(1, round(4.0 / step)) if step > 0 else 4
 
     # ------------------------------------------------------------------ prediction
     def embed(self, X: Any) -> np.ndarray:
@@ -538,18 +546,45 @@ class CNNClassifier(SpectralClassifier):
         return self._forward(self._check_X(X))
 
     def _scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        E = self._forward(X)
+        if self.head == "match" and self._scorer_weight != self.hybrid_weight_:
+            self._make_scorer()  # hybrid_weight_ was changed by hand
         if self.head == "kan":
-            scores = self._head_forward(E).astype(np.float64)
+            scores = self._head_forward(self._forward(X)).astype(np.float64)
+        elif self.hybrid_weight_ < 1:
+            library = library_features(X, self.derivative_weight_, self._pool)
+            scores = self._scorer(X, library).astype(np.float64)
         else:
-            scores = class_max(E @ self.reference_embeddings_.T, self._starts).astype(np.float64)
-            w = self.hybrid_weight_
-            if w < 1:
-                L = library_features(X, self.derivative_weight_)
-                scores = w * scores + (1 - w) * class_max(
-                    L @ self.reference_library_.T, self._starts
-                )
+            scores = self._scorer(X).astype(np.float64)
         return softmax(scores, self.temperature_), scores
+
+    def _make_scorer(self) -> None:
+        """Embedding, matching and hybrid in one compiled function (see `Forward`)."""
+        n_classes = int(self.classes_.size)
+        w = float(self.hybrid_weight_)
+
+        def best(similarity: Any, labels: Any) -> Any:  # (batch, n_ref) -> (batch, n_classes)
+            per_class = ops.segment_max(
+                ops.transpose(similarity), labels, num_segments=n_classes, sorted=True
+            )
+            return ops.transpose(per_class)
+
+        if w < 1:
+
+            def then(embedding: Any, library: Any, refs: Any, refs_lib: Any, labels: Any) -> Any:
+                s_embed = best(ops.matmul(embedding, ops.transpose(refs)), labels)
+                s_lib = best(ops.matmul(library, ops.transpose(refs_lib)), labels)
+                return w * s_embed + (1 - w) * s_lib
+
+            constants = (self.reference_embeddings_, self.reference_library_)
+        else:
+
+            def then(embedding: Any, refs: Any, labels: Any) -> Any:
+                return best(ops.matmul(embedding, ops.transpose(refs)), labels)
+
+            constants = (self.reference_embeddings_,)
+        labels = self.reference_labels_.astype(np.int32)
+        self._scorer = compile_forward(self.model_, then=then, constants=(*constants, labels))
+        self._scorer_weight = w
 
     # ------------------------------------------------------------------ few-shot
     def add_class(self, label: str, X_new: Any) -> CNNClassifier:
@@ -583,7 +618,7 @@ class CNNClassifier(SpectralClassifier):
         )
         embeddings = np.concatenate([self.reference_embeddings_, self._forward(X_arr)])
         library = np.concatenate(
-            [self.reference_library_, library_features(X_arr, self.derivative_weight_)]
+            [self.reference_library_, library_features(X_arr, self.derivative_weight_, self._pool)]
         )
         self.classes_ = classes
         self._set_references(embeddings, library, labels)
