@@ -83,11 +83,14 @@ def test_scores_are_best_reference_similarities(fitted, raman_small, split_small
     cos = E_q @ E_ref.T
     d = fitted.derivative_weight_
     P = library_features(q, d) @ library_features(X[train], d).T
-    w = fitted.hybrid_weight_
+    w, p = fitted.hybrid_weight_, fitted.prototype_weight
     scores = fitted.class_scores(q)
     for j, mineral in enumerate(fitted.classes_):
         mine = y[train] == mineral
-        expected = w * cos[:, mine].max(axis=1) + (1 - w) * P[:, mine].max(axis=1)
+        prototype = E_ref[mine].mean(axis=0)
+        prototype /= np.linalg.norm(prototype)
+        embedding = (1 - p) * cos[:, mine].max(axis=1) + p * E_q @ prototype
+        expected = w * embedding + (1 - w) * P[:, mine].max(axis=1)
         np.testing.assert_allclose(scores[:, j], expected, atol=1e-5)
 
 
@@ -179,6 +182,7 @@ def test_kan_head(raman_small, split_small, tmp_path):
     [
         ({"head": "mlp"}, "head='mlp' is not one of match, kan"),
         ({"hybrid_weight": 1.5}, "hybrid_weight must be"),
+        ({"prototype_weight": -0.1}, "prototype_weight must be"),
         ({"derivative_weight": "yes"}, "derivative_weight must be"),
         ({"head": "kan", "hybrid_weight": 0.5}, "applies to head='match' only"),
         ({"epochs": 0}, "epochs must be a positive integer"),

@@ -4,9 +4,10 @@ With about three reference spectra per mineral, a softmax network over ~1,600 mi
 slowly and cannot take a new mineral without retraining. `CNNClassifier` instead trains an
 *embedding* (a unit vector per spectrum) with a normalised-softmax proxy loss (CosFace: cosine
 to one learned proxy per mineral, with an additive margin) on heavily augmented spectra
-(`lithoscope.models.augment`), then classifies by **matching**: the score of a mineral is the
+(`lithoscope.models.augment`), then classifies by **matching**: the score of a mineral blends the
 best cosine similarity between the query's embedding and the embeddings of that mineral's
-reference spectra (all training spectra are kept as references). A new mineral is added from a
+reference spectra (all training spectra are kept as references) with the cosine to the
+mineral's prototype (their normalised mean). A new mineral is added from a
 few spectra with `CNNClassifier.add_class`, without retraining.
 
 The score can be a **hybrid** with correlation library search: ``w * cosine(embedding) +
@@ -50,7 +51,14 @@ from lithoscope.models._keras_utils import (
 from lithoscope.models.augment import SpectralAugmenter
 from lithoscope.models.base import SpectralClassifier
 
-__all__ = ["CNNClassifier", "CosineProxies", "build_encoder", "library_features"]
+__all__ = [
+    "CNNClassifier",
+    "CosineProxies",
+    "build_encoder",
+    "class_prototypes",
+    "embedding_scores",
+    "library_features",
+]
 
 #: kernel size and max-pool factor of each convolution block (first blocks see 1 cm-1 detail)
 _KERNELS = (7, 5, 5, 3, 3, 3, 3)
@@ -173,6 +181,24 @@ def library_features(X: np.ndarray, derivative_weight: float = 0.5, pool: int = 
     return np.hstack(parts).astype(np.float32)
 
 
+def class_prototypes(embeddings: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Unit mean embedding of each class; rows sorted by class, ``starts`` the first of each."""
+    P = np.add.reduceat(np.asarray(embeddings, dtype=np.float64), starts, axis=0)
+    norm = np.linalg.norm(P, axis=1, keepdims=True)
+    return (P / np.where(norm > 0, norm, 1.0)).astype(np.float32)
+
+
+def embedding_scores(
+    queries: np.ndarray, references: np.ndarray, starts: np.ndarray, prototype_weight: float
+) -> np.ndarray:
+    """``(1 - p) * best reference cosine + p * prototype cosine`` per class (NumPy)."""
+    nearest = class_max(queries @ references.T, starts)
+    if prototype_weight == 0:
+        return nearest
+    prototypes = class_prototypes(references, starts)
+    return (1 - prototype_weight) * nearest + prototype_weight * (queries @ prototypes.T)
+
+
 class CNNClassifier(SpectralClassifier):
     """1-D CNN embedding with proxy (CosFace) training, classifying by matching references.
 
@@ -202,6 +228,10 @@ class CNNClassifier(SpectralClassifier):
         ``stretch=0.001``: larger shifts blur the few-cm-1 differences between members of a
         solid-solution series); a dict overrides its options; False: none.
     head : {'match', 'kan'}, default='match'
+    prototype_weight : float in [0, 1], default=0.5
+        The embedding score of a mineral is ``(1 - p) * best reference cosine + p * cosine to
+        the mineral's prototype`` (unit mean of its reference embeddings, as in prototypical
+        networks); 0.5 gained about a point of validation top-1 over 0 on three RRUFF splits.
     hybrid_weight : 'auto', float in [0, 1] or None, default='auto'
         Weight of the embedding similarity against sqrt-Pearson library search ('auto': chosen
         on the validation split; None: embedding only). Only with ``head='match'``.
@@ -222,6 +252,7 @@ class CNNClassifier(SpectralClassifier):
     model_ : keras.Model
         The encoder (spectrum -> unit embedding).
     reference_embeddings_ : ndarray of shape (n_references, embedding_dim * n_models)
+    prototypes_ : ndarray of shape (n_classes, embedding_dim * n_models)
     reference_library_ : ndarray of shape (n_references, about n_points / 2)
         `library_features` of the references (for the hybrid score).
     reference_labels_ : ndarray of int
@@ -256,6 +287,7 @@ class CNNClassifier(SpectralClassifier):
         scale: float = 30.0,
         augment: bool | dict[str, Any] = True,
         head: str = "match",
+        prototype_weight: float = 0.5,
         hybrid_weight: str | float | None = "auto",
         derivative_weight: str | float = "auto",
         validation_size: float = 0.15,
@@ -277,6 +309,7 @@ class CNNClassifier(SpectralClassifier):
         self.scale = scale
         self.augment = augment
         self.head = head
+        self.prototype_weight = prototype_weight
         self.hybrid_weight = hybrid_weight
         self.derivative_weight = derivative_weight
         self.validation_size = validation_size
@@ -311,6 +344,9 @@ class CNNClassifier(SpectralClassifier):
             raise InputError(
                 f"hybrid_weight must be 'auto', None or a number in [0, 1], got {hw!r}"
             )
+        pw = self.prototype_weight
+        if not (isinstance(pw, float | int) and 0 <= pw <= 1):
+            raise InputError(f"prototype_weight must be a number in [0, 1], got {pw!r}")
         dw = self.derivative_weight
         if not (dw == "auto" or (isinstance(dw, float | int) and 0 <= dw <= 1)):
             raise InputError(f"derivative_weight must be 'auto' or a number in [0, 1], got {dw!r}")
@@ -410,7 +446,8 @@ class CNNClassifier(SpectralClassifier):
                 forward.refresh()
                 R = forward(Xf[ref_rows])
                 Q = forward(Xf[val])
-                return top1_and_mrr(class_max(Q @ R.T, starts), val_target)[0]
+                scores = embedding_scores(Q, R, starts, float(self.prototype_weight))
+                return top1_and_mrr(scores, val_target)[0]
 
         result = train_loop(
             trainer,
@@ -467,7 +504,9 @@ class CNNClassifier(SpectralClassifier):
         starts = class_starts(y_index[order])
         present = np.unique(y_index[order])
         target = np.searchsorted(present, y_index[val])
-        s_embed = class_max(embeddings[val] @ embeddings[order].T, starts)
+        s_embed = embedding_scores(
+            embeddings[val], embeddings[order], starts, float(self.prototype_weight)
+        )
         # validation sets hold a few hundred spectra: a single top-1 is noisy, so each weight is
         # judged by the mean top-1 of itself and its neighbours within 0.2 (on RRUFF Raman the
         # best weights of different splits spread over 0.3-0.8), then by MRR
@@ -531,6 +570,9 @@ class CNNClassifier(SpectralClassifier):
         self.reference_embeddings_ = np.ascontiguousarray(embeddings[order], dtype=np.float32)
         self.reference_library_ = np.ascontiguousarray(library[order], dtype=np.float32)
         self.reference_labels_ = labels[order].astype(np.int64)
+        self.prototypes_ = class_prototypes(
+            self.reference_embeddings_, class_starts(self.reference_labels_)
+        )
         if self.head == "match":
             self._make_scorer()
 
@@ -568,20 +610,27 @@ class CNNClassifier(SpectralClassifier):
             )
             return ops.transpose(per_class)
 
+        p = float(self.prototype_weight)
+
+        def embed_score(embedding: Any, refs: Any, protos: Any, labels: Any) -> Any:
+            nearest = best(ops.matmul(embedding, ops.transpose(refs)), labels)
+            return (1 - p) * nearest + p * ops.matmul(embedding, ops.transpose(protos))
+
         if w < 1:
 
-            def then(embedding: Any, library: Any, refs: Any, refs_lib: Any, labels: Any) -> Any:
-                s_embed = best(ops.matmul(embedding, ops.transpose(refs)), labels)
+            def then(
+                embedding: Any, library: Any, refs: Any, protos: Any, refs_lib: Any, labels: Any
+            ) -> Any:
                 s_lib = best(ops.matmul(library, ops.transpose(refs_lib)), labels)
-                return w * s_embed + (1 - w) * s_lib
+                return w * embed_score(embedding, refs, protos, labels) + (1 - w) * s_lib
 
-            constants = (self.reference_embeddings_, self.reference_library_)
+            constants = (self.reference_embeddings_, self.prototypes_, self.reference_library_)
         else:
 
-            def then(embedding: Any, refs: Any, labels: Any) -> Any:
-                return best(ops.matmul(embedding, ops.transpose(refs)), labels)
+            def then(embedding: Any, refs: Any, protos: Any, labels: Any) -> Any:
+                return embed_score(embedding, refs, protos, labels)
 
-            constants = (self.reference_embeddings_,)
+            constants = (self.reference_embeddings_, self.prototypes_)
         labels = self.reference_labels_.astype(np.int32)
         self._scorer = compile_forward(self.model_, then=then, constants=(*constants, labels))
         self._scorer_weight = w
