@@ -140,10 +140,7 @@ def main() -> None:
                             console.print(f"skipping {kind}: {exc}")
                             continue
                         t0 = time.perf_counter()
-                        if "groups" in model.fit.__code__.co_varnames:
-                            model.fit(ds.X[train], y[train], groups=ds.groups[train])
-                        else:
-                            model.fit(ds.X[train], y[train])
+                        model.fit(ds.X[train], y[train], groups=ds.groups[train])
                         fit_s = time.perf_counter() - t0
                         t1, t3, f1 = topk_metrics(model, ds.X[test], y[test])
                         p50, p99 = latency(model, pipe, [raw_list[i] for i in test])

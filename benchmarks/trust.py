@@ -84,10 +84,7 @@ def main() -> None:
 
         for kind in args.models.split(","):
             model = make_model(kind, axis=ds.axis)
-            if "groups" in model.fit.__code__.co_varnames:
-                model.fit(X[train], y[train], groups=g[train])
-            else:
-                model.fit(X[train], y[train])
+            model.fit(X[train], y[train], groups=g[train])
             p_cal, s_cal = model.predict_proba(X[cal]), model.class_scores(X[cal])
             yi_cal, k_cal = labels_to_index(model.classes_, y[cal])
             yi_test, k_test = labels_to_index(model.classes_, y[test])

@@ -35,6 +35,7 @@ __all__ = [
     "add_noise",
     "add_spikes",
     "broaden",
+    "make_augmenter",
     "scale_bands",
     "scale_intensity",
     "warp_axis",
@@ -506,3 +507,18 @@ class SpectralAugmenter:
             peak = np.max(np.abs(out), axis=1, keepdims=True)
             out = out / np.where(peak > 0, peak, 1.0)
         return out
+
+
+#: calibration error the estimators assume by default: larger shifts blur the small band
+#: differences of solid-solution members (chosen on validation splits)
+ESTIMATOR_DEFAULTS: dict[str, float] = {"shift": 1.5, "stretch": 0.001}
+
+
+def make_augmenter(augment: bool | Mapping[str, Any] | None) -> SpectralAugmenter | None:
+    """The augmenter of an estimator's ``augment`` parameter: True = `ESTIMATOR_DEFAULTS`, a dict
+    overrides them, False/None = no augmentation."""
+    if augment is True:
+        return SpectralAugmenter(**ESTIMATOR_DEFAULTS)
+    if isinstance(augment, Mapping):
+        return SpectralAugmenter.from_options({**ESTIMATOR_DEFAULTS, **augment})
+    return SpectralAugmenter.from_options(augment)

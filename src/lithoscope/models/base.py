@@ -97,7 +97,22 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
     _persisted_arrays: ClassVar[tuple[str, ...]] = ()
 
     # ------------------------------------------------------------------ sklearn API
-    def fit(self, X: Any, y: Any = None) -> SpectralClassifier:
+    def fit(self, X: Any, y: Any = None, *, groups: Any = None) -> SpectralClassifier:
+        """Fit on spectra ``X`` with mineral names ``y``.
+
+        ``groups`` (sample id per spectrum; a `Dataset` brings its own) lets models that pick
+        settings on a validation split keep each sample on one side; subclasses read it as
+        ``self._groups`` during ``_fit``.
+        """
+        if groups is None and hasattr(X, "groups") and hasattr(X, "collection"):
+            groups = X.groups
+        self._groups = None if groups is None else np.asarray(groups)
+        try:
+            return self._fit_all(X, y)
+        finally:
+            del self._groups
+
+    def _fit_all(self, X: Any, y: Any) -> SpectralClassifier:
         raw, axis, labels = _unwrap(X, y)
         arr, labels = validate_data(self, raw, labels, reset=True, dtype=np.float64)
         with warnings.catch_warnings():

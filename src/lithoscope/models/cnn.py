@@ -48,7 +48,7 @@ from lithoscope.models._keras_utils import (
     top1_and_mrr,
     train_loop,
 )
-from lithoscope.models.augment import SpectralAugmenter
+from lithoscope.models.augment import SpectralAugmenter, make_augmenter
 from lithoscope.models.base import SpectralClassifier
 
 __all__ = [
@@ -319,22 +319,8 @@ class CNNClassifier(SpectralClassifier):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Any, y: Any = None, *, groups: npt.ArrayLike | None = None) -> CNNClassifier:
-        """Train on spectra ``X`` with mineral names ``y``; ``groups``: sample id per spectrum."""
-        if groups is None and hasattr(X, "groups") and hasattr(X, "collection"):
-            groups = X.groups
-        self._groups = None if groups is None else np.asarray(groups)
-        try:
-            return super().fit(X, y)  # type: ignore[return-value]
-        finally:
-            del self._groups
-
     def _augmenter(self) -> SpectralAugmenter | None:
-        if self.augment is True:
-            return SpectralAugmenter(shift=1.5, stretch=0.001)
-        if isinstance(self.augment, dict):
-            return SpectralAugmenter.from_options({"shift": 1.5, "stretch": 0.001, **self.augment})
-        return SpectralAugmenter.from_options(self.augment)
+        return make_augmenter(self.augment)
 
     def _check_params(self, n_spectra: int) -> None:
         if self.head not in HEADS:

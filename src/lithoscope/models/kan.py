@@ -41,7 +41,7 @@ from lithoscope.models._keras_utils import (
     top1_and_mrr,
     train_loop,
 )
-from lithoscope.models.augment import SpectralAugmenter
+from lithoscope.models.augment import SpectralAugmenter, make_augmenter
 from lithoscope.models.base import SpectralClassifier
 
 __all__ = [
@@ -521,22 +521,8 @@ class KANClassifier(SpectralClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any = None, *, groups: npt.ArrayLike | None = None) -> KANClassifier:
-        """Train on spectra ``X`` with mineral names ``y``; ``groups``: sample id per spectrum."""
-        if groups is None and hasattr(X, "groups") and hasattr(X, "collection"):
-            groups = X.groups
-        self._groups = None if groups is None else np.asarray(groups)
-        try:
-            return super().fit(X, y)  # type: ignore[return-value]
-        finally:
-            del self._groups
-
     def _augmenter(self) -> SpectralAugmenter | None:
-        if self.augment is True:
-            return SpectralAugmenter(shift=1.5, stretch=0.001)
-        if isinstance(self.augment, dict):
-            return SpectralAugmenter.from_options({"shift": 1.5, "stretch": 0.001, **self.augment})
-        return SpectralAugmenter.from_options(self.augment)
+        return make_augmenter(self.augment)
 
     def _fit(self, X: np.ndarray, y_index: np.ndarray) -> None:
         _check_basis(self.basis)

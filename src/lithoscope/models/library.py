@@ -113,13 +113,6 @@ class LibrarySearch(SpectralClassifier):
         # the dot product of concatenated, weight-scaled unit vectors is the blended similarity
         return np.hstack(out).astype(np.float32)
 
-    def fit(self, X: Any, y: Any = None, groups: Any = None) -> LibrarySearch:
-        """Store the references; ``groups`` (sample ids) improve the temperature fit."""
-        if groups is None and hasattr(X, "groups") and hasattr(X, "collection"):
-            groups = X.groups
-        self._groups = None if groups is None else np.asarray(groups)
-        return super().fit(X, y)  # type: ignore[return-value]
-
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
         if self.metric not in _METRICS:
             raise InputError(f"metric {self.metric!r} is not one of {', '.join(_METRICS)}")
@@ -131,12 +124,12 @@ class LibrarySearch(SpectralClassifier):
         self.references_ = self._features(X[order])
         self.reference_labels_ = y[order]
         self._starts = np.flatnonzero(np.r_[True, np.diff(self.reference_labels_) != 0])
+        # groups (sample ids, from fit) leave each sample out of its own temperature fit
         groups = self._groups[order] if self._groups is not None else None
         if self.temperature == "auto":
             self.temperature_ = self._auto_temperature(groups)
         else:
             self.temperature_ = float(self.temperature)
-        del self._groups
 
     def _auto_temperature(self, groups: np.ndarray | None) -> float:
         rng = np.random.default_rng(0)

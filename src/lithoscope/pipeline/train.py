@@ -170,10 +170,7 @@ def train(
         )
     fit_set = dataset.subset(fit_idx)
     start = time.perf_counter()
-    if "groups" in model.fit.__code__.co_varnames:
-        model.fit(fit_set, groups=fit_set.groups)
-    else:
-        model.fit(fit_set)
+    model.fit(fit_set, groups=fit_set.groups)
     seconds = time.perf_counter() - start
     calibration = None
     conformal = unknown = None
