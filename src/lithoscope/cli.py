@@ -142,14 +142,9 @@ def db_info(database_url: DbUrl = None, as_json: JsonFlag = False) -> None:
 def db_upgrade(database_url: DbUrl = None) -> None:
     """Migrate MinDB's schema to this version of lithoscope (done on every open as well)."""
     from lithoscope.config import get_settings
-    from lithoscope.mindb.db import _create_engine, _normalise_url, migrate
+    from lithoscope.mindb.db import upgrade
 
-    url = database_url or get_settings().resolved_database_url()
-    engine = _create_engine(_normalise_url(url))
-    try:
-        before, after = migrate(engine)
-    finally:
-        engine.dispose()
+    before, after = upgrade(database_url or get_settings().resolved_database_url())
     if before == after:
         console.print(f"MinDB schema is at {after}; nothing to do.")
     else:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lithoscope.errors import DatabaseError
 
-__all__ = ["head_revision", "migrate", "open_database", "safe_url"]
+__all__ = ["head_revision", "migrate", "open_database", "safe_url", "upgrade"]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -161,6 +161,15 @@ def migrate(engine: Engine, *, backup: bool = True) -> tuple[str | None, str]:
             f"back: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
         ) from exc
     return revision, head
+
+
+def upgrade(url: str) -> tuple[str | None, str]:
+    """Migrate the database at ``url`` to the head revision (see `migrate`)."""
+    engine = _create_engine(_normalise_url(url))
+    try:
+        return migrate(engine)
+    finally:
+        engine.dispose()
 
 
 def open_database(url: str, *, upgrade: bool = True) -> tuple[Engine, sessionmaker[Session]]:
