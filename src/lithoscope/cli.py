@@ -429,12 +429,32 @@ def identify_command(
     method: Annotated[
         str | None, typer.Option(help="Method for files that do not record it.")
     ] = None,
+    group_by_sample: Annotated[
+        bool,
+        typer.Option(
+            "--group-by-sample",
+            help="Spectra of one sample (same RRUFF ID) form one measurement.",
+        ),
+    ] = False,
     plot: Annotated[
         Path | None, typer.Option(help="Draw the spectrum over the best references (PNG).")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --plot file.")
+    ] = False,
+    explain: Annotated[
+        bool | None,
+        typer.Option(
+            "--explain/--no-explain",
+            help="Add the explanation (default: with --json or --plot).",
+        ),
     ] = None,
     confidence: Annotated[
         float, typer.Option(min=0.5, max=0.999, help="Confidence level of the prediction set.")
     ] = 0.9,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Spectra identified per model call.")
+    ] = 256,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -442,79 +462,142 @@ def identify_command(
     unknown verdict, an explanation (--json) and MinDB facts."""
     import warnings
 
-    from lithoscope.pipeline.identify import Identifier
-    from lithoscope.spectra.io import SpectrumWarning, read_spectra
+    from lithoscope.pipeline.identify import IdentifyCache, identify_batch
+    from lithoscope.pipeline.registry import Registry
+    from lithoscope.spectra.io import read_spectra
+    from lithoscope.spectra.measurement import Measurement, group_measurements
 
+    if plot is not None and plot.exists() and not overwrite:
+        raise LithoscopeError(f"--plot {plot} exists; choose another name or pass --overwrite")
+    explain = (as_json or plot is not None) if explain is None else explain
     failed = 0
-    n_done = 0
-    with _connect(database_url) as db:
-        identifier = Identifier(db, model=model)
+    measurements: list[Measurement] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         for path in files:
             try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", SpectrumWarning)
-                    spectra = read_spectra(path, method=method)
-                for w in caught:
-                    err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
-                results = []
-                for i, spectrum in enumerate(spectra):
-                    label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
-                    result = identifier.identify(
-                        spectrum,
-                        top=top,
-                        name=label,
-                        confidence=confidence,
-                        explain=as_json or plot is not None,
-                    )
-                    results.append(
-                        (spectrum, result, getattr(identifier, "last_attribution", None))
-                    )
+                spectra = read_spectra(path, method=method)
             except LithoscopeError as exc:
                 failed += 1
-                err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+                _error(exc)
                 continue
-            for spectrum, result, attribution in results:
-                n_done += 1
-                data = result.to_dict()
-                if plot is not None:
-                    from lithoscope.pipeline.plots import plot_identification
-
+            if group_by_sample:
+                measurements.extend(group_measurements(spectra))
+            else:
+                for i, spectrum in enumerate(spectra):
+                    label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
+                    measurements.append(Measurement.of(spectrum, name=label))
+        _warn(caught)
+    registry = Registry()
+    bundles: dict[str, Any] = {}
+    usable = []
+    for m in measurements:
+        try:
+            for meth in m.methods:
+                if meth not in bundles:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        bundles[meth] = registry.load(model, method=meth)[0]
+                    _warn(caught)
+        except LithoscopeError as exc:
+            failed += 1
+            _error(f"{m.name}: {exc}")
+            continue
+        usable.append(m)
+    n_done = 0
+    with _connect(database_url) as db:
+        cache = IdentifyCache(db)
+        for start in range(0, len(usable), batch_size):
+            results = identify_batch(
+                usable[start : start + batch_size],
+                bundles.__getitem__,
+                top=top,
+                confidence=confidence,
+                explain=explain,
+                cache=cache,
+            )
+            for result in results:
+                failed += _render_identification(result, as_json)
+                if plot is not None and result.refused is None and not result.by_method:
+                    n_done += 1
                     out = (
                         plot
                         if n_done == 1
                         else plot.with_name(f"{plot.stem}-{n_done}{plot.suffix}")
                     )
-                    pipe = identifier.loaded(spectrum.method.value).pipeline
-                    plot_identification(spectrum, data, pipe, out, db=db, attribution=attribution)
-                if as_json:
-                    _print_json(data)
-                    continue
-                table = Table(title=f"{data['input']} ({data['method']}, {data['model']})")
-                for col in ("#", "mineral", "probability", "score", "formula", "found on"):
-                    table.add_column(col)
-                for rank, c in enumerate(data["candidates"], start=1):
-                    table.add_row(
-                        str(rank),
-                        c["mineral"],
-                        f"{c['probability']:.3f}",
-                        f"{c['score']:.3f}",
-                        c.get("formula") or "",
-                        ", ".join(c.get("bodies") or []) or "-",
-                    )
-                console.print(table)
-                if "prediction_set" in data:
-                    console.print(
-                        f"{data['confidence_level']:.0%} prediction set: "
-                        + ", ".join(data["prediction_set"])
-                    )
-                if data.get("unknown"):
-                    console.print(
-                        f"[bold red]unknown[/bold red]: unlike every mineral in the library "
-                        f"(score {data['unknown_score']:.3f}); the candidates are only the "
-                        "closest matches"
-                    )
+                    _plot(result, bundles, out, db, overwrite)
     if failed:
         raise typer.Exit(1)
+
+
+def _error(message: object) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _warn(caught: list[Any]) -> None:
+    for w in caught:
+        err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
+
+
+def _plot(result: Any, bundles: dict[str, Any], out: Path, db: Any, overwrite: bool) -> None:
+    from lithoscope.pipeline.plots import plot_identification
+
+    pipeline = bundles[result.method].part(result.method).pipeline
+    plot_identification(
+        result.spectrum,
+        result.to_dict(),
+        pipeline,
+        out,
+        db=db,
+        attribution=result.attribution,
+        overwrite=overwrite,
+    )
+
+
+def _render_identification(result: Any, as_json: bool) -> int:
+    """Print one answer; 1 if it was refused (the command then exits 1), else 0."""
+    data = result.to_dict()
+    if result.refused is not None:
+        _error(f"{result.input}: not identified: {result.refused}")
+        if as_json:
+            _print_json(data)
+        return 1
+    for parts in [result, *result.by_method.values()]:
+        for text in parts.warnings:
+            err_console.print(f"warning: {parts.input}: {text}", markup=False, soft_wrap=True)
+    if as_json:
+        _print_json(data)
+        return 0
+    for part in result.by_method.values() or [result]:
+        _render_answer(part.to_dict())
+    return 0
+
+
+def _render_answer(data: dict[str, Any]) -> None:
+    table = Table(title=f"{data['input']} ({data['method']}, {data['model']})")
+    for col in ("#", "mineral", "probability", "score", "formula", "found on"):
+        table.add_column(col)
+    for rank, c in enumerate(data["candidates"], start=1):
+        table.add_row(
+            str(rank),
+            c["mineral"],
+            f"{c['probability']:.3f}",
+            f"{c['score']:.3f}",
+            c.get("formula") or "",
+            ", ".join(c.get("bodies") or []) or "-",
+        )
+    console.print(table)
+    if data.get("prediction_set") is not None:
+        console.print(
+            f"{data['confidence_level']:.0%} prediction set: " + ", ".join(data["prediction_set"])
+        )
+    if data.get("unknown"):
+        score = data["unknown_score"]
+        because = f"score {score:.3f}" if score is not None else "too little of the range covered"
+        console.print(
+            f"[bold red]unknown[/bold red]: unlike every mineral in the library ({because}); "
+            "the candidates are only the closest matches"
+        )
 
 
 @app.command("learn")

@@ -13,9 +13,12 @@ from sklearn.metrics import f1_score
 from lithoscope.data.ingest import iter_spectrum_files
 from lithoscope.errors import LithoscopeError
 from lithoscope.mindb.queries import MinDB
-from lithoscope.pipeline.identify import Identifier
+from lithoscope.pipeline.identify import identify_batch
+from lithoscope.pipeline.registry import Registry
 from lithoscope.spectra.io import SpectrumWarning, parse_spectra
 from lithoscope.spectra.io._common import decode
+from lithoscope.spectra.measurement import Measurement
+from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["evaluate"]
 
@@ -40,20 +43,21 @@ def evaluate(
     db: MinDB | None = None,
     method: str | None = None,
     top: int = 3,
+    registry: Registry | None = None,
+    batch_size: int = 256,
 ) -> dict[str, Any]:
     """Top-1, top-3, macro-F1 and confusions of a model on the spectra in ``path``.
 
     Each file's label is its mineral name (RRUFF ``##NAMES``), resolved through MinDB's names
     and aliases. Files that cannot be read, have no label, or whose mineral the model does not
-    know are skipped with the reason.
+    know are skipped with the reason. Identification runs through `identify_batch`.
     """
     path = Path(path)
-    identifier = Identifier(db, model=model)
-    truths: list[str] = []
-    preds: list[list[str]] = []
+    registry = registry or Registry()
     skipped: list[dict[str, str]] = []
     cache: dict[str, str | None] = {}
-    model_name = None
+    bundles: dict[str, Any] = {}
+    todo: list[tuple[Spectrum, str, str]] = []  # spectrum, file, canonical label
     for display, _bare, data in iter_spectrum_files(path):
         try:
             with warnings.catch_warnings():
@@ -67,25 +71,34 @@ def evaluate(
             if not label:
                 skipped.append({"file": display, "reason": "no mineral label in the file"})
                 continue
+            m = spectrum.method.value
             try:
-                loaded = identifier.loaded(spectrum.method.value)
+                if m not in bundles:
+                    bundles[m] = registry.load(model, method=m)[0]
             except LithoscopeError as exc:
                 skipped.append({"file": display, "reason": str(exc)})
                 continue
-            model_name = str(loaded.ref)
             truth = _canonical(db, label, cache)
-            if truth is None or truth not in set(loaded.model.classes_.tolist()):
+            if truth is None or truth not in set(bundles[m].part(m).classes.tolist()):
                 skipped.append(
                     {"file": display, "reason": f"mineral {label!r} is not in the model's library"}
                 )
                 continue
-            try:
-                result = identifier.identify(spectrum, top=max(top, 3), name=display)
-            except LithoscopeError as exc:
-                skipped.append({"file": display, "reason": str(exc)})
+            todo.append((spectrum, display, truth))
+    truths: list[str] = []
+    preds: list[list[str]] = []
+    for start in range(0, len(todo), batch_size):
+        chunk = todo[start : start + batch_size]
+        results = identify_batch(
+            [Measurement.of(s, name=f) for s, f, _ in chunk], bundles.get, top=max(top, 3)
+        )
+        for (_, display, truth), result in zip(chunk, results, strict=True):
+            if result.refused is not None:
+                skipped.append({"file": display, "reason": result.refused})
                 continue
             truths.append(truth)
             preds.append([c["mineral"] for c in result.candidates])
+    model_name = ", ".join(b.name for b in bundles.values()) or None
     n = len(truths)
     top1 = [p[0] for p in preds]
     confusions = Counter((t, p) for t, p in zip(truths, top1, strict=True) if t != p)

@@ -1,111 +1,157 @@
-"""Identify minerals in spectra: preprocessing + model + MinDB facts, in milliseconds.
+"""Identify minerals in measurements: `identify_batch`, the one path every caller takes.
 
-`Identifier` holds one loaded model per method, its preprocessing pipeline (rebuilt from the JSON
-saved with the model), and a cache of MinDB facts, so that a field computer answers each new
-spectrum without reloading anything.
+The command line, the web service and the Dask job all call `identify_batch` with measurements
+and an `IdentificationModel` (or a function giving the bundle of each method) and render the
+`Identification` objects it returns. A single spectrum is the one-row batch of a one-method
+measurement.
+
+Per method present in the batch: preprocessing runs once over all its spectra (the bundle's fast
+batch path, the same numbers as training), the estimator is called once, then the conformal
+prediction sets and the unknown verdicts are computed for the whole batch; explanations are
+optional. A spectrum that covers too little of the model's range is called unknown with a
+warning (its closest matches are still listed), and one that holds no usable signal is refused
+with a one-line reason instead of an answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lithoscope.errors import InputError, LithoscopeError
-from lithoscope.mindb.queries import MinDB
-from lithoscope.models.base import SpectralClassifier
-from lithoscope.models.registry import ModelRef, Registry
-from lithoscope.spectra.preprocessing import pipeline_from_dict
+from lithoscope.pipeline.bundle import IdentificationModel, MethodModel
+from lithoscope.spectra.measurement import Measurement
 from lithoscope.spectra.spectrum import Spectrum
 
-__all__ = ["Identification", "Identifier"]
+__all__ = [
+    "MIN_COVERAGE",
+    "MIN_POINTS",
+    "WARN_COVERAGE",
+    "Identification",
+    "IdentifyCache",
+    "identify_batch",
+]
+
+#: below this share of the model's axis range covered, a spectrum is called unknown (no RRUFF
+#: Raman spectrum of the mirror covers less than 0.5 of 100-1400 cm-1; the far-infrared RRUFF
+#: spectra, 50-700 cm-1, cover 0.08 of the infrared model's 400-4000 cm-1)
+MIN_COVERAGE = 0.5
+#: below this share, the answer carries a warning (1 % of the mirror's Raman spectra)
+WARN_COVERAGE = 0.75
+#: fewer measured points than this inside the model's range: not a spectrum
+MIN_POINTS = 10
 
 
 @dataclass
 class Identification:
-    """The answer for one spectrum (``to_dict`` is the JSON Lines contract of ``identify``)."""
+    """The answer for one measurement; `to_dict` is the JSON contract of ``identify``.
+
+    A one-method measurement fills the fields directly. A measurement of several methods (until
+    fusion arrives) carries one `Identification` per method in ``by_method`` and leaves the
+    top-level answer empty.
+
+    Attributes
+    ----------
+    input : str
+        The measurement's name (file name).
+    method : str
+        ``raman``, or ``raman+ir`` for several.
+    model : str
+        ``NAME@VERSION`` of the bundle(s).
+    candidates : list of dict
+        Best first: ``mineral``, ``probability``, ``score`` and MinDB facts (``formula``,
+        ``bodies``, ``occurs``).
+    prediction_set : list of str or None
+        The conformal set at ``confidence_level`` (None when the model is not calibrated; a
+        warning then says so).
+    unknown, unknown_score
+        The unknown-mineral verdict and its score.
+    coverage : float or None
+        Share of the model's axis range that the spectrum covers.
+    warnings : list of str
+    refused : str or None
+        Why no answer was given (no candidates then).
+    explanation : dict or None
+        `explain_identification` output, when asked.
+    x, grid, attribution, spectrum
+        Not in the JSON: the preprocessed spectrum the model saw, its axis, the per-point
+        attribution and the input spectrum (for plots).
+    """
 
     input: str
     method: str
     model: str
-    candidates: list[dict[str, Any]]
-    extra: dict[str, Any] = field(default_factory=dict)
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    prediction_set: list[str] | None = None
+    confidence_level: float | None = None
+    unknown: bool | None = None
+    unknown_score: float | None = None
+    coverage: float | None = None
+    warnings: list[str] = field(default_factory=list)
+    refused: str | None = None
+    explanation: dict[str, Any] | None = None
+    sample_id: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    by_method: dict[str, Identification] = field(default_factory=dict)
+    x: np.ndarray | None = field(default=None, repr=False)
+    grid: np.ndarray | None = field(default=None, repr=False)
+    attribution: np.ndarray | None = field(default=None, repr=False)
+    spectrum: Spectrum | None = field(default=None, repr=False)
+
+    @property
+    def top(self) -> str | None:
+        """The best candidate's mineral, or None."""
+        return self.candidates[0]["mineral"] if self.candidates else None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """JSON-ready answer (the ``identify --json`` line)."""
+        out: dict[str, Any] = {
             "input": self.input,
             "method": self.method,
             "model": self.model,
             "candidates": self.candidates,
-            **self.extra,
+            "prediction_set": self.prediction_set,
+            "confidence_level": self.confidence_level,
+            "unknown": self.unknown,
+            "unknown_score": self.unknown_score,
+            "coverage": self.coverage,
+            "warnings": self.warnings,
         }
+        if self.refused is not None:
+            out["refused"] = self.refused
+        if self.explanation is not None:
+            out["explanation"] = self.explanation
+        if self.sample_id is not None:
+            out["sample_id"] = self.sample_id
+        if self.context:
+            out["context"] = self.context
+        if self.by_method:
+            out["by_method"] = {m: r.to_dict() for m, r in self.by_method.items()}
+        return out
 
 
-@dataclass
-class _Loaded:
-    model: SpectralClassifier
-    ref: ModelRef
-    pipeline: Any
-    conformal: Any = None
-    unknown: Any = None
+class IdentifyCache:
+    """What answers reuse across calls: MinDB facts of minerals and reference bands.
 
-
-class Identifier:
-    """Identify spectra with registered models.
+    Keep one per process (the service does) so that each mineral is looked up once.
 
     Parameters
     ----------
     db : MinDB, optional
-        For the facts shown with each candidate (formula, where it occurs); without it the
-        candidates carry names and probabilities only.
-    model : str, optional
-        ``NAME`` or ``NAME@VERSION``; default: the default model of each spectrum's method.
-    registry : Registry, optional
+        Without it candidates carry names and probabilities only, and explanations have no
+        reference bands.
     """
 
-    def __init__(
-        self,
-        db: MinDB | None = None,
-        *,
-        model: str | None = None,
-        registry: Registry | None = None,
-    ) -> None:
+    def __init__(self, db: Any = None) -> None:
         self.db = db
-        self.model_spec = model
-        self.registry = registry or Registry()
-        self._loaded: dict[str, _Loaded] = {}
         self._facts: dict[str, dict[str, Any]] = {}
-        self._bands: Any = None
-
-    def loaded(self, method: str) -> _Loaded:
-        """The model (and its preprocessing) used for ``method``."""
-        if method not in self._loaded:
-            model, ref = self.registry.load(self.model_spec, method=method)
-            prov = getattr(model, "provenance_", None) or {}
-            if prov.get("method") and prov["method"] != method:
-                raise InputError(
-                    f"model {ref} identifies {prov['method']} spectra, not {method}; pick a "
-                    f"{method} model with --model"
-                )
-            if not prov.get("preprocessing"):
-                raise InputError(f"model {ref} has no preprocessing recorded; retrain it")
-            loaded = _Loaded(model, ref, pipeline_from_dict(prov["preprocessing"]))
-            from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
-
-            if (ref.path / "conformal.json").is_file():
-                loaded.conformal = ConformalPredictor.load(ref.path / "conformal.json")
-            if (ref.path / "unknown.json").is_file():
-                loaded.unknown = UnknownDetector.load(ref.path / "unknown.json")
-            self._loaded[method] = loaded
-        return self._loaded[method]
-
-    def preprocess(self, spectrum: Spectrum) -> np.ndarray:
-        """The model's input for one spectrum (1, n_points)."""
-        return self.loaded(spectrum.method.value).pipeline.transform([spectrum])
+        self._bands: dict[int, Any] = {}
 
     def facts(self, mineral: str) -> dict[str, Any]:
-        """Formula and occurrence summary of a mineral from MinDB (cached)."""
+        """Formula, bodies and settings of a mineral from MinDB (empty without MinDB)."""
         if self.db is None:
             return {}
         if mineral not in self._facts:
@@ -114,7 +160,7 @@ class Identifier:
             except LithoscopeError:
                 self._facts[mineral] = {}
             else:
-                settings = []
+                settings: list[str] = []
                 for occ in card.get("occurrences", []):
                     text = f"{occ['body']}: {occ['setting']}"
                     if text not in settings:
@@ -126,83 +172,265 @@ class Identifier:
                 }
         return self._facts[mineral]
 
-    def identify(
-        self,
-        spectrum: Spectrum,
-        *,
-        top: int = 5,
-        name: str | None = None,
-        confidence: float = 0.9,
-        explain: bool = False,
-    ) -> Identification:
-        """Top-``top`` minerals of one spectrum, best first, with the prediction set at
-        ``confidence``, the unknown verdict and (with ``explain``) the explanation."""
-        loaded = self.loaded(spectrum.method.value)
-        X = loaded.pipeline.transform([spectrum])
-        model = loaded.model
-        proba, scores = model._scores(model._check_X(X))
-        order = np.argsort(-proba[0], kind="stable")[: min(top, proba.shape[1])]
-        rows = []
-        for j in order:
-            row = {
-                "mineral": str(model.classes_[j]),
-                "probability": float(proba[0, j]),
-                "score": float(scores[0, j]),
-            }
-            row.update(self.facts(row["mineral"]))
-            rows.append(row)
-        extra: dict[str, Any] = {}
-        if loaded.conformal is not None:
-            members = loaded.conformal.predict_sets(proba, confidence=confidence)[0]
-            extra["prediction_set"] = [str(model.classes_[j]) for j in members]
-            extra["confidence_level"] = confidence
-        if loaded.unknown is not None:
-            extra["unknown"] = bool(loaded.unknown.is_unknown(proba, scores)[0])
-            extra["unknown_score"] = float(loaded.unknown.unknown_score(proba, scores)[0])
-        self.last_attribution = None
-        if explain:
-            explanation = self.explain(
-                spectrum, X[0], [r["mineral"] for r in rows[:3]], include_attribution=True
-            )
-            self.last_attribution = np.asarray(explanation.pop("attribution"))
-            extra["explanation"] = explanation
-        return Identification(
-            input=name or str(spectrum.metadata.get("file", "spectrum")),
-            method=spectrum.method.value,
-            model=str(loaded.ref),
-            candidates=rows,
-            extra=extra,
+    def bands_for(self, part: MethodModel) -> Callable[[str], list[dict[str, Any]]]:
+        """``mineral -> reference bands`` found with ``part``'s preprocessing."""
+        if self.db is None:
+            return lambda mineral: []
+        key = id(part)
+        if key not in self._bands:
+            from lithoscope.explain import BandCache
+
+            self._bands[key] = BandCache(
+                self.db, pipeline_for=lambda method: part.pipeline, max_spectra=8
+            ).for_method(part.method)
+        return self._bands[key]
+
+
+ModelSource = IdentificationModel | Mapping[str, IdentificationModel] | Callable[[str], Any]
+
+
+def _resolver(model: ModelSource) -> Callable[[str], IdentificationModel]:
+    if isinstance(model, IdentificationModel):
+        return lambda method: model
+    if isinstance(model, Mapping):
+
+        def pick(method: str) -> IdentificationModel:
+            if method not in model:
+                raise InputError(f"no {method} model given; pass one for {method} spectra")
+            return model[method]
+
+        return pick
+    if callable(model):
+        return model
+    raise InputError(f"model must be an IdentificationModel, got {type(model).__name__}")
+
+
+def identify_batch(
+    measurements: Iterable[Measurement | Spectrum],
+    model: ModelSource,
+    *,
+    db: Any = None,
+    top: int = 5,
+    confidence: float = 0.9,
+    explain: bool = False,
+    cache: IdentifyCache | None = None,
+    min_coverage: float = MIN_COVERAGE,
+    warn_coverage: float = WARN_COVERAGE,
+) -> list[Identification]:
+    """Identify every measurement; one preprocessing pass and one model call per method.
+
+    Parameters
+    ----------
+    measurements : iterable of Measurement or Spectrum
+        A bare spectrum is its own one-method measurement.
+    model : IdentificationModel, mapping of method to one, or callable ``method -> bundle``
+        The registry's ``lambda m: registry.load(spec, method=m)[0]`` fits the last form.
+    db : MinDB, optional
+        For facts shown with each candidate and the explanation's reference bands.
+    top : int, default=5
+        Candidates per answer.
+    confidence : float, default=0.9
+        Level of the conformal prediction sets.
+    explain : bool, default=False
+        Add the explanation (attribution regions, peak table) and keep the per-point
+        attribution on the result.
+    cache : IdentifyCache, optional
+        Facts and bands reused across calls (default: a new one over ``db``).
+    min_coverage, warn_coverage : float
+        Below ``min_coverage`` of the model's range covered the answer is "unknown"; below
+        ``warn_coverage`` it carries a warning.
+
+    Returns
+    -------
+    list of Identification
+        One per measurement, in order.
+
+    Raises
+    ------
+    InputError
+        Bad arguments, or no model for a method present (a bad spectrum never raises: its
+        answer is refused with the reason).
+    """
+    if top < 1:
+        raise InputError(f"top must be at least 1, got {top}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be between 0 and 1, got {confidence}")
+    items = [m if isinstance(m, Measurement) else Measurement.of(m) for m in measurements]
+    resolve = _resolver(model)
+    cache = cache or IdentifyCache(db)
+    by_method: dict[str, list[int]] = {}
+    for i, m in enumerate(items):
+        for method in m.methods:
+            by_method.setdefault(method, []).append(i)
+    answers: list[dict[str, Identification]] = [{} for _ in items]
+    for method, rows in by_method.items():
+        bundle = resolve(method)
+        part = bundle.part(method)
+        results = _identify_method(
+            part,
+            bundle.name,
+            [items[i][method] for i in rows],
+            [items[i].name for i in rows],
+            top=top,
+            confidence=confidence,
+            explain=explain,
+            cache=cache,
+            min_coverage=min_coverage,
+            warn_coverage=warn_coverage,
         )
-
-    def explain(
-        self,
-        spectrum: Spectrum,
-        x: np.ndarray,
-        candidates: list[str],
-        *,
-        include_attribution: bool = False,
-    ) -> dict[str, Any]:
-        """Attribution regions and the peak table against the candidates' reference bands."""
-        from lithoscope.explain import BandCache, explain_identification
-
-        method = spectrum.method.value
-        loaded = self.loaded(method)
-        if self.db is not None and self._bands is None:
-            self._bands = BandCache(
-                self.db, pipeline_for=lambda m: self.loaded(m).pipeline, max_spectra=8
-            )
-        if self._bands is not None:
-            bands_for = self._bands.for_method(method)
+        for i, result in zip(rows, results, strict=True):
+            answers[i][method] = result
+    out = []
+    for m, answer in zip(items, answers, strict=True):
+        if len(answer) == 1:
+            result = next(iter(answer.values()))
         else:
+            result = Identification(
+                input=m.name,
+                method="+".join(answer),
+                model=", ".join(dict.fromkeys(r.model for r in answer.values())),
+                by_method=answer,
+                warnings=["methods are identified one by one (no fusion model); see by_method"],
+            )
+        result.sample_id = m.sample_id
+        result.context = m.context.to_dict()
+        out.append(result)
+    return out
 
-            def bands_for(mineral: str) -> list[dict[str, Any]]:
-                return []  # without MinDB there are no reference bands to match
 
-        return explain_identification(
-            loaded.model,
-            x,
-            loaded.model.axis_,
-            candidates,
-            bands_for,
-            include_attribution=include_attribution,
+def _identify_method(
+    part: MethodModel,
+    model_name: str,
+    spectra: Sequence[Spectrum],
+    names: Sequence[str],
+    *,
+    top: int,
+    confidence: float,
+    explain: bool,
+    cache: IdentifyCache,
+    min_coverage: float,
+    warn_coverage: float,
+) -> list[Identification]:
+    grid = part.grid
+    X, coverage = part.preprocess(spectra)
+    refused = _refusals(spectra, X, coverage, grid)
+    ok = np.flatnonzero([r is None for r in refused])
+    results = [
+        Identification(
+            input=name,
+            method=part.method,
+            model=model_name,
+            coverage=round(float(c), 4),
+            refused=reason,
+            spectrum=s,
         )
+        for name, c, reason, s in zip(names, coverage, refused, spectra, strict=True)
+    ]
+    for i in np.flatnonzero([r is not None for r in refused]):
+        results[i].warnings.append(f"not identified: {refused[i]}")
+    if ok.size == 0:
+        return results
+    estimator = part.estimator
+    Xok = X[ok]
+    proba, scores = estimator.predict_scores(Xok)
+    k = min(top, proba.shape[1])
+    order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    classes = estimator.classes_
+    sets = unknown = unknown_score = None
+    if part.conformal is not None:
+        sets = part.conformal.predict_sets(proba, confidence=confidence)
+    if part.unknown is not None:
+        unknown_score = part.unknown.unknown_score(proba, scores)
+        unknown = unknown_score > part.unknown.threshold_
+    missing = part.missing_calibration()
+    unit = _unit(spectra[0])
+    for row, i in enumerate(ok):
+        r = results[i]
+        r.x, r.grid = Xok[row], grid
+        r.candidates = [
+            {
+                "mineral": str(classes[j]),
+                "probability": float(proba[row, j]),
+                "score": float(scores[row, j]),
+                **cache.facts(str(classes[j])),
+            }
+            for j in order[row]
+        ]
+        if sets is not None:
+            r.prediction_set = [str(classes[j]) for j in sets[row]]
+            r.confidence_level = confidence
+        if unknown is not None:
+            r.unknown = bool(unknown[row])
+            r.unknown_score = float(unknown_score[row])
+        if missing:
+            r.warnings.append(missing)
+        c = coverage[i]
+        if c < warn_coverage:
+            span = f"{grid[0]:g}-{grid[-1]:g} {unit}"
+            if c < min_coverage:
+                r.unknown = True
+                r.warnings.append(
+                    f"the spectrum covers only {c:.0%} of the model's range ({span}); called "
+                    "unknown, the candidates are only the closest matches"
+                )
+            else:
+                r.warnings.append(f"the spectrum covers {c:.0%} of the model's range ({span})")
+    if explain:
+        bands_for = cache.bands_for(part)
+        from lithoscope.explain import explain_identification
+
+        for i in ok:
+            r = results[i]
+            expl = explain_identification(
+                estimator,
+                r.x,
+                grid,
+                [c["mineral"] for c in r.candidates[:3]],
+                bands_for,
+                include_attribution=True,
+            )
+            r.attribution = np.asarray(expl.pop("attribution"))
+            r.explanation = expl
+    return results
+
+
+def _unit(spectrum: Spectrum) -> str:
+    return spectrum.unit.value
+
+
+def _refusals(
+    spectra: Sequence[Spectrum], X: np.ndarray, coverage: np.ndarray, grid: np.ndarray
+) -> list[str | None]:
+    """Why each spectrum cannot be identified, or None (vectorised checks, then reasons)."""
+    lo, hi = float(grid[0]), float(grid[-1])
+    finite = np.all(np.isfinite(X), axis=1)
+    signal = finite & (np.nanmax(np.where(np.isfinite(X), X, -np.inf), axis=1) > 0)
+    out: list[str | None] = []
+    for i, s in enumerate(spectra):
+        inside = int(np.count_nonzero((s.axis >= lo) & (s.axis <= hi)))
+        measured = f"{s.axis[0]:g}-{s.axis[-1]:g}"
+        if coverage[i] <= 0 or inside == 0:
+            out.append(
+                f"it does not overlap the model's range ({lo:g}-{hi:g} {s.unit.value}; "
+                f"measured {measured}); use a model of its range"
+            )
+        elif inside < MIN_POINTS:
+            out.append(
+                f"only {inside} measured point(s) fall in the model's range ({lo:g}-{hi:g}); "
+                f"a spectrum needs at least {MIN_POINTS}"
+            )
+        elif np.ptp(s.intensities) == 0:
+            out.append("its intensities are constant; there is no spectrum to identify")
+        elif s.intensities.max() <= 0:
+            out.append(
+                "every intensity is zero or negative; check that the file's second column is "
+                "the intensity (not inverted or log-scaled)"
+            )
+        elif not signal[i]:
+            out.append(
+                "no positive signal is left after preprocessing (all-negative or flat "
+                "intensities); check the file's intensity column"
+            )
+        else:
+            out.append(None)
+    return out
