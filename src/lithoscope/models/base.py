@@ -153,6 +153,11 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
         """The model's own score of every class (similarity, logit...), (n_samples, n_classes)."""
         return self._scores(self._check_X(X))[1]
 
+    def predict_scores(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(probabilities, class scores)`` of every class in one model call, each
+        (n_samples, n_classes): what identification, calibration and trust need together."""
+        return self._scores(self._check_X(X))
+
     def predict(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "classes_")
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,9 @@ from lithoscope.mindb.models import Spectrum as SpectrumRow
 from lithoscope.mindb.names import name_key
 from lithoscope.mindb.queries import MinDB, MineralNotFound
 from lithoscope.mindb.references import citation_key
-from lithoscope.models.registry import ModelRef, Registry
-from lithoscope.spectra.preprocessing import pipeline_from_dict
+from lithoscope.pipeline.bundle import IdentificationModel
+from lithoscope.pipeline.identify import MIN_COVERAGE
+from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["LearnResult", "learn"]
@@ -114,19 +116,22 @@ def _store_spectra(db: MinDB, mineral: str, spectra: list[Spectrum]) -> None:
             present.add(digest)
 
 
-def _carry_calibration(parent: Any, child: Any, n_classes: int) -> None:
-    """Copy the parent's calibration; the scores stay those of the known minerals."""
-    from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
+def _carry_calibration(part: Any, n_classes: int) -> None:
+    """Keep the parent's calibration; the scores stay those of the known minerals.
 
-    for name, cls in (("conformal.json", ConformalPredictor), ("unknown.json", UnknownDetector)):
-        if not (parent / name).is_file():
+    Per-class (Mondrian) quantiles are indexed by the old classes: those are dropped, and the
+    bundle says to recalibrate.
+    """
+    for attr in ("conformal", "unknown"):
+        obj = getattr(part, attr)
+        if obj is None:
             continue
-        obj = cls.load(parent / name)
         if getattr(obj, "mondrian", False):
-            continue  # per-class quantiles are indexed by the old classes; recalibrate instead
+            setattr(part, attr, None)
+            part.calibration = {"skipped": "per-class calibration is stale after learn; retrain"}
+            continue
         if hasattr(obj, "n_classes_"):
             obj.n_classes_ = n_classes
-        obj.save(child / name)
 
 
 def learn(
@@ -141,11 +146,12 @@ def learn(
     """Teach a model a mineral from 1-5 spectra and register the result as a new version.
 
     The model must support `add_class` (library search, CNN embedding models). The spectra are
-    also stored in MinDB as references of the mineral (source: the user). Calibration files of
-    the parent version are carried over; the new mineral has no calibration data of its own.
-    """
-    import time
+    also stored in MinDB as references of the mineral (source: the user). The parent's
+    calibration is carried over; the new mineral has no calibration data of its own.
 
+    Runs under the registry's lock on the model's name: two ``learn`` runs at once give two
+    versions, the second built on the first (unless a version was named with ``NAME@V``).
+    """
     if not spectra:
         raise InputError(f"give 1 to 5 spectra of {mineral}")
     methods = {s.method.value for s in spectra}
@@ -153,26 +159,31 @@ def learn(
         raise InputError(f"the spectra mix methods ({', '.join(sorted(methods))}); give one")
     method = methods.pop()
     registry = registry or Registry()
-    parent = registry.resolve(model, method=method)
-    loaded = registry.load(str(parent))[0]
-    from lithoscope.models.base import load_model
-
-    fresh = load_model(parent.path)  # do not touch the cached parent
-    prov = dict(getattr(loaded, "provenance_", None) or {})
-    if prov.get("method") and prov["method"] != method:
-        raise InputError(f"model {parent} identifies {prov['method']} spectra, not {method}")
-    canonical, added = _ensure_mineral(db, mineral, formula)
-    start = time.perf_counter()
-    pipeline = pipeline_from_dict(prov["preprocessing"])
-    X = pipeline.transform(spectra)
-    if not np.all(np.isfinite(X)):
-        raise InputError("the spectra give NaN after preprocessing; check their axis range")
-    fresh.add_class(canonical, X)
-    seconds = time.perf_counter() - start
-    entry = {"mineral": canonical, "n_spectra": len(spectra), "parent": str(parent)}
-    learned = [*prov.get("learned", []), entry]
-    fresh.provenance_ = {**prov, "learned": learned, "parent": str(parent)}
-    ref = registry.register(fresh, parent.name, method=method)
-    _carry_calibration(parent.path, ref.path, len(fresh.classes_))
-    _store_spectra(db, canonical, spectra)
+    name = registry.resolve(model, method=method).name
+    spec = model if model is not None and "@" in model else name
+    with registry.lock(name):
+        _, parent = registry.load(spec, method=method)
+        fresh = IdentificationModel.load(parent.path, ref=str(parent))  # never the cached one
+        part = fresh.part(method)
+        canonical, added = _ensure_mineral(db, mineral, formula)
+        start = time.perf_counter()
+        X, coverage = part.preprocess(spectra)
+        short = [s for s, c in zip(spectra, coverage, strict=True) if c < MIN_COVERAGE]
+        if short or not np.all(np.isfinite(X)):
+            where = ", ".join(str(s.metadata.get("file", "spectrum")) for s in short) or "a file"
+            raise InputError(
+                f"{where}: does not cover the model's range ({part.grid[0]:g}-"
+                f"{part.grid[-1]:g}); give spectra measured over that range"
+            )
+        part.estimator.add_class(canonical, X)
+        seconds = time.perf_counter() - start
+        _carry_calibration(part, len(part.classes))
+        entry = {"mineral": canonical, "n_spectra": len(spectra), "parent": str(parent)}
+        fresh.provenance = {
+            **fresh.provenance,
+            "learned": [*fresh.provenance.get("learned", []), entry],
+            "parent": str(parent),
+        }
+        _store_spectra(db, canonical, spectra)
+        ref = registry.register(fresh, name)
     return LearnResult(ref, parent, canonical, len(spectra), added, seconds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +15,8 @@ from lithoscope.errors import InputError
 from lithoscope.methods import Method
 from lithoscope.mindb.queries import MinDB
 from lithoscope.models.base import SpectralClassifier
-from lithoscope.models.registry import ModelRef, Registry
+from lithoscope.pipeline.bundle import single_method
+from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.preprocessing import make_preset
 
 __all__ = ["MODEL_KINDS", "TrainResult", "make_model", "train"]
@@ -136,13 +138,14 @@ def train(
     make_default: bool = False,
     calibration_size: float = 0.15,
 ) -> TrainResult:
-    """Train a ``kind`` model on MinDB's ``method`` spectra with the method's preset.
+    """Train a ``kind`` model on MinDB's ``method`` spectra and register it as a bundle.
 
-    The model records the dataset version, the preprocessing pipeline (JSON) and the method,
-    and is registered as a new version of ``name`` (default ``<method>-<kind>``). With
-    ``calibration_size`` > 0, that share of the RRUFF samples (grouped: no sample on both
-    sides) is held out of training and calibrates the conformal prediction sets and the
-    unknown-mineral threshold saved beside the model (``conformal.json``, ``unknown.json``).
+    The spectra go through the method's preset preprocessing; ``calibration_size`` of the
+    RRUFF samples (grouped: no sample on both sides) is held out of training and calibrates the
+    conformal prediction sets and the unknown-mineral threshold. The bundle (see
+    `IdentificationModel`) records the dataset version, the data checksums, the training
+    configuration and the metrics, and is registered as a new version of ``name`` (default
+    ``<method>-<kind>``).
     """
     try:
         method = Method(method.lower()).value
@@ -172,7 +175,7 @@ def train(
     start = time.perf_counter()
     model.fit(fit_set, groups=fit_set.groups)
     seconds = time.perf_counter() - start
-    calibration = None
+    calibration: dict[str, Any] = {"skipped": "calibration_size is 0"}
     conformal = unknown = None
     if cal_idx.size:
         try:
@@ -182,16 +185,39 @@ def train(
         except InputError as exc:
             # too few calibration spectra of known minerals: the model works, without sets
             calibration = {"skipped": str(exc)}
+    metrics = {"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)}
     model.set_provenance(
         dataset_version=dataset.version,
         preprocessing=spec.preprocessing,
         method=method,
-        metrics={"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)},
+        metrics=metrics,
     )
-    ref = registry.register(model, name, method=method)
-    if conformal is not None and unknown is not None:
-        conformal.save(ref.path / "conformal.json")
-        unknown.save(ref.path / "unknown.json")
-    if make_default:
-        registry.set_default(method, name)
+    bundle = single_method(
+        method,
+        model,
+        spec.preprocessing,
+        conformal=conformal,
+        unknown=unknown,
+        calibration=calibration,
+        provenance={
+            "dataset_version": dataset.version,
+            "data_checksums": _checksums_digest(dataset),
+            "config": {
+                "method": method,
+                "kind": kind,
+                "params": dict(params or {}),
+                "min_spectra_per_mineral": min_spectra_per_mineral,
+                "calibration_size": calibration_size,
+                "split_random_state": 0,
+            },
+            "metrics": {**metrics, "n_calibration_spectra": int(cal_idx.size)},
+        },
+    )
+    ref = registry.register(bundle, name, make_default=make_default)
     return TrainResult(ref, dataset, seconds, calibration)
+
+
+def _checksums_digest(dataset: Dataset) -> str:
+    """sha256 over the sorted content checksums of the training spectra."""
+    checksums = sorted(str(m.get("checksum")) for m in dataset.collection.metadata)
+    return hashlib.sha256("\n".join(checksums).encode()).hexdigest()
