@@ -10,6 +10,7 @@ import sys
 import zipfile
 from collections import defaultdict
 
+import numpy as np
 import pytest
 
 from lithoscope.cli import main
@@ -31,6 +32,9 @@ def workspace(tmp_path_factory, shared_data):
         eligible = sorted(k for k, v in samples.items() if len(v) >= 3)
         chosen = eligible[:N_MINERALS]
         newcomer = eligible[N_MINERALS]  # never in the training zip: learned with `learn`
+        second = eligible[N_MINERALS + 1]  # another one, learned at the same time
+        second_file = root / samples[second][sorted(samples[second])[0]][0]
+        second_file.write_bytes(zf.read(samples[second][sorted(samples[second])[0]][0]))
         new_files = []
         for sid in sorted(samples[newcomer])[:2]:
             member = samples[newcomer][sid][0]
@@ -55,13 +59,13 @@ def workspace(tmp_path_factory, shared_data):
         shared_data / "rruff" / "ima" / "RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv"
     )
     rows = list(csv.DictReader(io.StringIO(ima.read_text(encoding="utf-8-sig"))))
-    keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in [*chosen, newcomer]}
+    keys = {re.sub(r"[^a-z0-9]", "", c.lower()) for c in [*chosen, newcomer, second]}
     keep = [r for r in rows if re.sub(r"[^a-z0-9]", "", r["Mineral Name"].lower()) in keys]
     with (root / "ima.csv").open("w", encoding="utf-8", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(keep)
-    return root, chosen, root / first, (newcomer, new_files, query_new)
+    return root, chosen, root / first, (newcomer, new_files, query_new), (second, second_file)
 
 
 def run(monkeypatch, capsys, *args):
@@ -76,7 +80,7 @@ def run(monkeypatch, capsys, *args):
 
 
 def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
-    root, _, query_file, _ = workspace
+    root, _, query_file, *_ = workspace
     from lithoscope.data.ingest import ingest_ima
     from lithoscope.mindb import connect
 
@@ -144,7 +148,7 @@ def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
 
 
 def test_identify_without_a_model_says_how_to_train(monkeypatch, capsys, workspace):
-    _, _, query_file, _ = workspace
+    _, _, query_file, *_ = workspace
     code, _, err = run(monkeypatch, capsys, "identify", str(query_file))
     assert code == 1
     assert "no default raman model yet" in err and "lithoscope train --method raman" in err
@@ -156,7 +160,7 @@ def test_train_rejects_unknown_model_kind(monkeypatch, capsys):
 
 
 def test_learn_adds_a_mineral_as_a_new_version(monkeypatch, capsys, workspace):
-    root, _, _, (newcomer, new_files, query_new) = workspace
+    root, _, _, (newcomer, new_files, query_new), _ = workspace
     from lithoscope.data.ingest import ingest_ima
     from lithoscope.mindb import connect
 
@@ -190,7 +194,7 @@ def test_learn_adds_a_mineral_as_a_new_version(monkeypatch, capsys, workspace):
 
 
 def test_learn_needs_a_formula_for_a_mineral_mindb_lacks(monkeypatch, capsys, workspace):
-    root, _, _, (_, new_files, _) = workspace
+    root, _, _, (_, new_files, _), _ = workspace
     from lithoscope.data.ingest import ingest_ima
     from lithoscope.mindb import connect
 
@@ -216,3 +220,86 @@ def test_learn_needs_a_formula_for_a_mineral_mindb_lacks(monkeypatch, capsys, wo
     assert json.loads(out)["mineral_added_to_mindb"] is True
     with connect() as db:
         assert db.mineral("lunarite")["formula"] == "Mg2SiO4"
+
+
+def _trained(monkeypatch, capsys, root):
+    from lithoscope.data.ingest import ingest_ima
+    from lithoscope.mindb import connect
+
+    with connect() as db:
+        db.build()
+        ingest_ima(db, root / "ima.csv", progress=False)
+    run(monkeypatch, capsys, "data", "ingest", str(root / "train.zip"))
+    assert run(monkeypatch, capsys, "train", "--method", "raman", "--model", "library")[0] == 0
+
+
+def test_two_learn_runs_at_once_keep_both_minerals(monkeypatch, capsys, workspace):
+    """Two processes learn two minerals at once: two versions, the newest knows both."""
+    import os
+    import subprocess
+
+    root, _, _, (newcomer, new_files, _), (second, second_file) = workspace
+    _trained(monkeypatch, capsys, root)
+    cmd = [sys.executable, "-m", "lithoscope.cli", "learn", "--json"]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    procs = [
+        subprocess.Popen(
+            [*cmd, str(new_files[0]), "--mineral", newcomer], env=env, stdout=subprocess.PIPE
+        ),
+        subprocess.Popen(
+            [*cmd, str(second_file), "--mineral", second], env=env, stdout=subprocess.PIPE
+        ),
+    ]
+    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert sorted(o["model"] for o in outs) == ["raman-library@2", "raman-library@3"]
+    from lithoscope.mindb import connect
+    from lithoscope.pipeline.registry import Registry
+
+    bundle, ref = Registry().load(method="raman")
+    assert str(ref) == "raman-library@3"
+    classes = set(bundle.part("raman").classes.tolist())
+    with connect() as db:
+        learned = {db.resolve(newcomer)[1], db.resolve(second)[1]}
+        assert learned <= classes  # MinDB and the registry agree
+        for name in learned:
+            assert db.spectra(method="raman", minerals=[name])
+
+
+def test_identify_plot_refuses_to_overwrite(monkeypatch, capsys, workspace, tmp_path):
+    root, _, query_file, *_ = workspace
+    _trained(monkeypatch, capsys, root)
+    plot = tmp_path / "exists.png"
+    plot.write_bytes(b"keep me")
+    code, _, err = run(monkeypatch, capsys, "identify", str(query_file), "--plot", str(plot))
+    assert code == 1 and "exists; choose another name or pass --overwrite" in err
+    assert plot.read_bytes() == b"keep me" and err.count("\n") == 1
+    code, _, err = run(
+        monkeypatch, capsys, "identify", str(query_file), "--plot", str(plot), "--overwrite"
+    )
+    assert code == 0, err
+    assert plot.stat().st_size > 10_000
+
+
+def test_a_file_reaches_the_model_as_in_training(monkeypatch, capsys, workspace):
+    """The array identify gives the model for a file is the training array of that file."""
+    from lithoscope.data.datasets import DatasetSpec, build_dataset
+    from lithoscope.mindb import connect
+    from lithoscope.pipeline.identify import identify_batch
+    from lithoscope.pipeline.registry import Registry
+    from lithoscope.spectra.io import read_spectrum
+    from lithoscope.spectra.preprocessing import make_preset
+
+    root, _, _, *_ = workspace
+    _trained(monkeypatch, capsys, root)
+    bundle, _ = Registry().load(method="raman")
+    with zipfile.ZipFile(root / "train.zip") as zf:
+        member = zf.namelist()[0]
+        (root / "one.txt").write_bytes(zf.read(member))
+    spectrum = read_spectrum(root / "one.txt")
+    with connect() as db:
+        pipe = make_preset("raman")
+        dataset = build_dataset(db, DatasetSpec.from_pipeline(pipe), pipeline=pipe)
+    row = [m["checksum"] for m in dataset.collection.metadata].index(spectrum.checksum())
+    result = identify_batch([spectrum], bundle)[0]
+    np.testing.assert_allclose(result.x, dataset.X[row], rtol=1e-9, atol=1e-12)
