@@ -40,6 +40,9 @@ _PURE_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
 _CARET_VALENCE = re.compile(r"\^(?:(\d+(?:\.\d+)?)?([+-])|(0))")
 _PLAIN_VALENCE = re.compile(r"(\d+(?:\.\d+)?)([+-])(.*)")
 _NUMBER_THEN_VARIABLE = re.compile(r"\d+(?:\.\d+)?[xyznm]")
+#: deepest bracket nesting read (real formulas use at most four or five levels); the parser is
+#: recursive, so a limit keeps hostile input from exhausting Python's stack
+MAX_NESTING = 16
 
 ErrorFactory = Callable[[str, int | None, str], FormulaError]
 
@@ -95,6 +98,7 @@ class _ExprParser:
     def __init__(self, tokens: list[str]) -> None:
         self.t = tokens
         self.i = 0
+        self.depth = 0
 
     def peek(self) -> str | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -134,7 +138,11 @@ class _ExprParser:
             raise _ExprSyntaxError("expression ends too early")
         self.take()
         if tok == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _ExprSyntaxError(f"parentheses nested deeper than {MAX_NESTING} levels")
             inner = self.expr()
+            self.depth -= 1
             if self.peek() != ")":
                 raise _ExprSyntaxError("unbalanced parenthesis")
             self.take()
@@ -446,6 +454,12 @@ class Parser:
                 f"empty brackets {opener}{closer} at position {pos}",
                 pos,
                 "remove them, or write □ for a vacant site",
+            )
+        if len(self.open_brackets) >= MAX_NESTING:
+            raise self.error(
+                f"brackets nested deeper than {MAX_NESTING} levels at position {pos}",
+                pos,
+                "mineral formulas need at most a few levels; remove the extra brackets",
             )
         self.open_brackets.append(pos)
         members = [self._member(closer)]

@@ -278,10 +278,17 @@ class Formula:
         }
 
 
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` shortened in the middle for a one-line message (hostile input can be huge)."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}…({len(text) - limit + 1} characters)…{text[-19:]}"
+
+
 def _error_factory(text: str, normalized: str) -> ErrorFactory:
-    shown = f"formula {text!r}"
+    shown = f"formula {_clip(text)!r}"
     if normalized and normalized != text.strip():
-        shown += f" (normalized {normalized!r})"
+        shown += f" (normalized {_clip(normalized)!r})"
 
     def make(what: str, pos: int | None, fix: str) -> FormulaError:
         msg = f"{shown}: {what}"
