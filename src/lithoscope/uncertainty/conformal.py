@@ -68,7 +68,6 @@ under-covers them. `class_quantiles` tells which classes were conditional.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +77,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator
 
+from lithoscope._files import read_json, write_json
 from lithoscope.errors import InputError
 
 __all__ = [
@@ -646,12 +646,12 @@ class ConformalPredictor(BaseEstimator):
 
     def save(self, path: str | Path) -> Path:
         """Write `to_dict` as JSON to ``path``."""
-        return _write_json(path, self.to_dict())
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> ConformalPredictor:
         """Read a predictor written by `save`."""
-        return cls.from_dict(_read_json(path))
+        return cls.from_dict(read_json(path, what="conformal calibration"))
 
 
 # ---------------------------------------------------------------------- JSON helpers
@@ -664,22 +664,3 @@ def _check_format(doc: Any, fmt: str, version: int, what: str) -> None:
         raise InputError(f"not a lithoscope {what} document (expected format {fmt!r})")
     if int(doc.get("format_version", 0)) > version:
         raise InputError(f"this {what} was saved by a newer lithoscope; upgrade lithoscope")
-
-
-def _write_json(path: str | Path, doc: dict[str, Any]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, allow_nan=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
-def _read_json(path: str | Path) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

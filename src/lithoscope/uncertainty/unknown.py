@@ -39,6 +39,7 @@ import numpy.typing as npt
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
+from lithoscope._files import read_json, write_json
 from lithoscope.errors import InputError
 from lithoscope.uncertainty.conformal import (
     ConformalPredictor,
@@ -46,8 +47,6 @@ from lithoscope.uncertainty.conformal import (
     _check_index,
     _plain,
     _rank_needed,
-    _read_json,
-    _write_json,
     check_confidence,
     check_proba,
 )
@@ -288,9 +287,9 @@ class UnknownDetector(BaseEstimator):
 
     def save(self, path: str | Path) -> Path:
         """Write `to_dict` as JSON to ``path``."""
-        return _write_json(path, self.to_dict())
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> UnknownDetector:
         """Read a detector written by `save`."""
-        return cls.from_dict(_read_json(path))
+        return cls.from_dict(read_json(path, what="unknown-mineral calibration"))
