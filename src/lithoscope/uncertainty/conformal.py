@@ -341,7 +341,30 @@ def conformal_quantile(scores: npt.ArrayLike, confidence: float) -> float:
 
 
 # ---------------------------------------------------------------------- the predictor
-class ConformalPredictor(BaseEstimator):
+class JsonDocument:
+    """`save` / `load` of an object that has ``to_dict`` and ``from_dict`` (atomic JSON)."""
+
+    #: what the document is, in error messages
+    _what: str = "document"
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> Path:
+        """Write `to_dict` as JSON to ``path``."""
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Any:
+        """Read an object written by `save`."""
+        return cls.from_dict(read_json(path, what=cls._what))
+
+
+class ConformalPredictor(JsonDocument, BaseEstimator):
     """Split conformal prediction sets over a model's classes.
 
     Parameters
@@ -388,6 +411,8 @@ class ConformalPredictor(BaseEstimator):
     >>> all(len(s) >= 1 for s in sets)
     True
     """
+
+    _what = "conformal calibration"
 
     def __init__(
         self,
@@ -643,15 +668,6 @@ class ConformalPredictor(BaseEstimator):
         self.top_ = top
         self.class_counts_ = np.bincount(labels, minlength=n_classes)
         return self
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_dict` as JSON to ``path``."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> ConformalPredictor:
-        """Read a predictor written by `save`."""
-        return cls.from_dict(read_json(path, what="conformal calibration"))
 
 
 # ---------------------------------------------------------------------- JSON helpers

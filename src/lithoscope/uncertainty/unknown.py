@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,10 +38,10 @@ import numpy.typing as npt
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
-from lithoscope._files import read_json, write_json
 from lithoscope.errors import InputError
 from lithoscope.uncertainty.conformal import (
     ConformalPredictor,
+    JsonDocument,
     _check_format,
     _check_index,
     _plain,
@@ -86,7 +85,7 @@ _SCORES: dict[str, tuple[Callable[..., np.ndarray], bool, bool]] = {
 }
 
 
-class UnknownDetector(BaseEstimator):
+class UnknownDetector(JsonDocument, BaseEstimator):
     """Out-of-library score and a threshold with a controlled false-unknown rate.
 
     Parameters
@@ -117,6 +116,8 @@ class UnknownDetector(BaseEstimator):
     >>> det.is_unknown(None, np.array([[0.3, 0.2, 0.25, 0.1, 0.4]])).tolist()
     [True]
     """
+
+    _what = "unknown-mineral calibration"
 
     def __init__(
         self,
@@ -284,12 +285,3 @@ class UnknownDetector(BaseEstimator):
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"unknown detector document is incomplete or invalid: {exc}") from None
         return self
-
-    def save(self, path: str | Path) -> Path:
-        """Write `to_dict` as JSON to ``path``."""
-        return write_json(path, self.to_dict())
-
-    @classmethod
-    def load(cls, path: str | Path) -> UnknownDetector:
-        """Read a detector written by `save`."""
-        return cls.from_dict(read_json(path, what="unknown-mineral calibration"))
