@@ -51,7 +51,11 @@ _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])
 
 
 def decode(data: bytes, name: str) -> str:
-    """Text of a spectrum file: UTF-8 (with or without BOM), else Latin-1; binary is refused."""
+    """Text of a spectrum file: UTF-8 (with or without BOM), else Windows-1252, else Latin-1.
+
+    Windows-1252 before Latin-1: files typed on Windows carry its quotes, dashes and ellipsis
+    in 0x80-0x9F, which Latin-1 would turn into control characters. Binary is refused.
+    """
     head = data[:65536]
     nul = head.find(b"\x00")
     if nul >= 0:
@@ -65,10 +69,12 @@ def decode(data: bytes, name: str) -> str:
             f"{name}: binary content ({control} control bytes in the first {len(head)}); give a "
             "text spectrum file (RRUFF, CSV/TSV, JCAMP-DX)"
         )
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            pass
+    return data.decode("latin-1")
 
 
 def repair_axis(

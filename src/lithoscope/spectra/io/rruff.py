@@ -3,8 +3,15 @@
 Both formats are ``##KEY=value`` header lines, then ``x, y`` lines, then ``##END=``. The 2019
 files carry the laser wavelength and the method only in the file name
 (``Mineral__R040018__Raman__532__0__unoriented__Raman_Data_Processed__26073.txt``); current files
-add ``##FILETYPE``, ``##RAMAN WAVELENGTH``, ``##ORIENTATION``, ``##CELL PARAMETERS``, ``##PIN_ID``
-and an https ``##URL``. Header values win over the file name.
+(``Annite__R060211-3__Raman__514__0-000__depolarized__Raman_Data_Processed__<hash>.txt``, with
+empty fields for unoriented samples) add ``##FILETYPE``, ``##RAMAN WAVELENGTH``,
+``##ORIENTATION``, ``##CELL PARAMETERS``, ``##PIN_ID`` and an https ``##URL``, and a blank line
+before the data. Header values win over the file name.
+
+A header value is free text: an orientation such as ``Laser parallel to (1 0 1). Fiducial mark
+perpendicular to laser is parallel to b [0 1 0]`` holds digits, brackets, commas and ``=`` signs,
+and may run over several lines. Every ``##KEY=value`` line is a header line whatever its value,
+and the text lines that follow it (up to the next ``##`` line or the first data line) continue it.
 """
 
 from __future__ import annotations
@@ -28,9 +35,21 @@ _DATA_LINE = re.compile(rf"^\s*({_NUMBER})\s*[,;\t ]\s*({_NUMBER})\s*,?\s*$")
 
 
 def looks_like_rruff(text: str) -> bool:
-    """True when the text starts like a RRUFF spectrum file."""
-    head = text.lstrip()[:2000].upper()
-    return head.startswith("##") and ("##NAMES=" in head or "##RRUFFID=" in head)
+    """True when the header block at the top of the text holds ``##NAMES=`` or ``##RRUFFID=``.
+
+    The whole header block is searched (long ``##MEASURED CHEMISTRY`` or ``##ORIENTATION`` values
+    may push the names far down), up to the first data line or 64 kB.
+    """
+    head = text.lstrip()[:65536]
+    if not head.startswith("##"):
+        return False
+    for line in _LINE_BREAK.split(head):
+        stripped = line.lstrip().upper()
+        if stripped.startswith(("##NAMES=", "##RRUFFID=")):
+            return True
+        if _DATA_LINE.match(line):
+            return False
+    return False
 
 
 def _method_from(header: dict[str, str], filename: str) -> Method | None:
@@ -64,10 +83,18 @@ def _laser_from(header: dict[str, str], filename: str, name: str) -> float | Non
 
 
 _DATA_BLOCK = re.compile(rf"(?:[ \t]*(?:{_NUMBER}[ \t]*[,;\t ][ \t]*{_NUMBER}[ \t]*,?)?[ \t]*\n)*")
+# Only CR, LF and CRLF end a line: str.splitlines() would also split a header value at a form
+# feed, a vertical tab or U+0085 (the cp1252 ellipsis read as Latin-1), leaving half of it to be
+# read as a data line.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Header keys stored under their own metadata names by parse_rruff.
+_NAMED_KEYS = frozenset(
+    {"names", "rruffid", "ideal_chemistry", "measured_chemistry", "orientation"}
+)
 
 
-def _header_line(line: str, number: int, name: str, header: dict[str, str]) -> bool:
-    """Store a ``##KEY=value`` line; True if it is ``##END=``."""
+def _header_line(line: str, number: int, name: str, header: dict[str, str]) -> str:
+    """Store a ``##KEY=value`` line whatever its value holds; return the key."""
     key, sep, value = line[2:].partition("=")
     if not sep:
         raise SpectrumFileError(
@@ -75,30 +102,84 @@ def _header_line(line: str, number: int, name: str, header: dict[str, str]) -> b
             "RRUFF headers are ##KEY=value"
         )
     key = key.strip().upper()
-    if key == "END":
+    if key != "END":
+        header[key] = html.unescape(value.strip())
+    return key
+
+
+def _is_header_text(lines: list[str], i: int, stop: int) -> bool:
+    """True if line ``i`` (not blank, not ``##``) continues the header value above it.
+
+    A value typed over several lines (an orientation, a description) continues on the lines
+    that are not data. A line that looks like data (``1 0``) continues it only if a header line
+    other than ``##END=`` comes before the next data line: data are never taken for a header.
+    """
+    if not _DATA_LINE.match(lines[i]):
         return True
-    header[key] = html.unescape(value.strip())
+    for j in range(i + 1, stop):
+        line = lines[j].strip()
+        if line.startswith("##"):
+            return not line[2:].lstrip().upper().startswith("END")
+        if line and _DATA_LINE.match(line):
+            return False
     return False
 
 
+def _read_header_block(
+    lines: list[str], first: int, last: int, name: str, header: dict[str, str]
+) -> bool:
+    """Read lines ``first..last-1``: ``##KEY=value`` lines and the text lines continuing them.
+
+    Returns whether ``##END=`` was among them; text after ``##END=`` is refused.
+    """
+    key: str | None = None
+    end_line = None
+    for i in range(first, last):
+        line = lines[i].strip()
+        if not line:
+            continue
+        if line.startswith("##"):
+            key = _header_line(line, i + 1, name, header)
+            if key == "END":
+                end_line = end_line or i + 1
+        elif key == "END":
+            raise SpectrumFileError(
+                f"{name} line {end_line}: data after ##END=; remove the lines after ##END="
+            )
+        elif key is not None:
+            header[key] = f"{header[key]} {html.unescape(line)}".strip()
+    return end_line is not None
+
+
 def _parse_lines(text: str, name: str) -> tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray]:
-    lines = text.splitlines()
+    lines = _LINE_BREAK.split(text)
+    if lines and not lines[-1]:
+        lines.pop()
     header: dict[str, str] = {}
     start, stop = 0, len(lines)
-    ended = False
-    # header block at the top, ##END= and blank lines at the bottom
-    while start < stop and (not lines[start].strip() or lines[start].lstrip().startswith("##")):
+    # header block at the top: ##KEY=value lines, the lines that continue a value, blank lines
+    in_value = False  # a ##KEY=value line (not ##END=) came last: text may continue it
+    while start < stop:
         line = lines[start].strip()
-        if line:
-            ended = _header_line(line, start + 1, name, header) or ended
+        if line.startswith("##"):
+            in_value = not line[2:].lstrip().upper().startswith("END")
+        elif line and not (in_value and _is_header_text(lines, start, stop)):
+            break
         start += 1
-    tail_end = False
-    while stop > start and (
-        not lines[stop - 1].strip() or lines[stop - 1].lstrip().startswith("##")
+    ended = _read_header_block(lines, 0, start, name, header)
+    # block at the bottom: ##END= and other header lines (with continuations), blank lines
+    tail = stop
+    while tail > start and (
+        not lines[tail - 1].strip()
+        or lines[tail - 1].lstrip().startswith("##")
+        or not _DATA_LINE.match(lines[tail - 1])
     ):
-        line = lines[stop - 1].strip()
-        if line:
-            tail_end = _header_line(line, stop, name, header) or tail_end
+        tail -= 1
+    while tail < stop and not lines[tail].lstrip().startswith("##"):
+        tail += 1  # text above the first header line of the bottom block is (bad) data
+    tail_end = _read_header_block(lines, tail, stop, name, header)
+    stop = tail
+    while stop > start and not lines[stop - 1].strip():
         stop -= 1
     if ended and stop > start:
         raise SpectrumFileError(
@@ -168,8 +249,15 @@ def parse_rruff(
     -------
     Spectrum
         With metadata ``mineral`` (``##NAMES``), ``sample_id`` (``##RRUFFID``, else from the URL
-        or file name), ``laser_nm``, ``format`` ('rruff-2019' or 'rruff-current'), the chemistry
-        and the other header fields (lower-case keys).
+        or file name), ``laser_nm``, ``format`` ('rruff-2019' or 'rruff-current'), the chemistry,
+        ``orientation`` (``##ORIENTATION`` of oriented samples, else None) and the other header
+        fields (lower-case keys).
+
+    Notes
+    -----
+    Any ``##KEY=value`` line is a header line, whatever its value holds (parentheses, brackets,
+    digits, commas, ``=`` signs). A value typed over several lines continues on the lines after
+    it that are not data (they are joined with a space); only CR, LF and CRLF end a line.
     """
     filename = filename or name.rsplit("/", 1)[-1]
     header, x_arr, y_arr, line_numbers = _parse_lines(text, name)
@@ -204,9 +292,11 @@ def parse_rruff(
         "format": "rruff-current" if current else "rruff-2019",
         "ideal_chemistry": header.get("IDEAL CHEMISTRY"),
         "measured_chemistry": header.get("MEASURED CHEMISTRY"),
+        # the crystal orientation of oriented samples, as written (None for unoriented ones)
+        "orientation": header.get("ORIENTATION") or None,
     }
     for key, value in header.items():
         lower = key.lower().replace(" ", "_")
-        if lower not in {"names", "rruffid", "ideal_chemistry", "measured_chemistry"}:
+        if lower not in _NAMED_KEYS:
             metadata.setdefault(lower, value)
     return Spectrum(x_arr, y_arr, found_method, None, metadata)
