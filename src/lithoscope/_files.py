@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lithoscope.errors import InputError
 
-__all__ = ["read_json", "sha256_file", "write_json"]
+__all__ = ["jsonable", "read_json", "sha256_file", "write_json"]
 
 
 def write_json(path: str | Path, doc: Any, *, overwrite: bool = True) -> Path:
@@ -69,3 +73,17 @@ def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with NumPy scalars and arrays, tuples and mappings made plain JSON types;
+    NaN and infinity become None."""
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

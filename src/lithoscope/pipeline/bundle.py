@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from lithoscope import __version__
-from lithoscope._files import read_json, sha256_file, write_json
+from lithoscope._files import jsonable, read_json, sha256_file, write_json
 from lithoscope.errors import InputError
 from lithoscope.methods import Method
 from lithoscope.spectra.spectrum import Spectrum
@@ -232,7 +232,7 @@ class IdentificationModel:
             "lithoscope_version": __version__,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "methods": methods,
-            "provenance": _jsonable(self.provenance),
+            "provenance": jsonable(self.provenance),
             "files": files,
         }
         write_json(folder / MANIFEST, manifest)
@@ -302,18 +302,6 @@ def _method(value: Any) -> str:
         raise InputError(
             f"method {value!r} is not one of {', '.join(m.value for m in Method)}"
         ) from None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
 
 
 def _check_manifest(manifest: Any, path: Path) -> None:
