@@ -93,7 +93,7 @@ def main() -> None:
         from lithoscope.data.datasets import DatasetSpec, build_dataset, grouped_split, load_spectra
         from lithoscope.data.ingest import ingest
         from lithoscope.mindb import connect
-        from lithoscope.pipeline.train import make_model
+        from lithoscope.models.kinds import make_model
         from lithoscope.spectra.preprocessing import make_preset
 
         console = Console(width=200)

@@ -52,7 +52,7 @@ def main() -> None:
         from lithoscope.data.datasets import DatasetSpec, build_dataset, grouped_split
         from lithoscope.data.ingest import ingest
         from lithoscope.mindb import connect
-        from lithoscope.pipeline.train import make_model, unknown_score_for
+        from lithoscope.models.kinds import make_model
         from lithoscope.spectra.preprocessing import make_preset
         from lithoscope.uncertainty import (
             ConformalPredictor,
@@ -62,6 +62,7 @@ def main() -> None:
             labels_to_index,
             mean_set_size,
         )
+        from lithoscope.uncertainty.calibration import unknown_score_for
 
         with connect() as db:
             db.build()

@@ -25,7 +25,7 @@ from lithoscope.explain import (
     shade_attribution,
     top_regions,
 )
-from lithoscope.explain.attribution import FAST_OCCLUSION, _library_search_proba
+from lithoscope.explain.attribution import _library_search_proba
 from lithoscope.models.base import SpectralClassifier
 from lithoscope.models.library import LibrarySearch
 
@@ -254,19 +254,40 @@ def test_library_search_attribution_finds_the_band_that_tells_a_from_b(library):
     np.testing.assert_allclose(a, looped, atol=2e-6)
 
 
-def test_library_search_subclass_takes_the_generic_path(library):
+class _Counting(LibrarySearch):
+    """LibrarySearch that counts its ``predict_proba`` calls (the generic path makes one)."""
+
+    def predict_proba(self, X):
+        self.calls.append(np.shape(X))
+        return super().predict_proba(X)
+
+
+def test_the_shortcut_is_chosen_by_capability_not_by_type_name(library):
     _, X, y, query = library
-    calls = []
+    model = _Counting(axis=AXIS, temperature=0.05).fit(X, y)
+    model.calls = []
+    # a subclass keeps the declared features, so it keeps the shortcut: no batch call
+    fast = occlusion(model, query)
+    assert model.calls == []
+    generic = occlusion(model, query, fast=False)
+    assert len(model.calls) == 1
+    np.testing.assert_allclose(fast, generic, atol=2e-6)
 
-    class Mine(LibrarySearch):
-        def predict_proba(self, X):
-            calls.append(np.shape(X))
-            return super().predict_proba(X)
 
-    model = Mine(axis=AXIS, temperature=0.05).fit(X, y)
-    assert f"{Mine.__module__}.{Mine.__qualname__}" not in FAST_OCCLUSION
+def test_a_model_that_switches_the_capability_off_takes_the_generic_path(library):
+    _, X, y, query = library
+
+    class Reweighted(_Counting):
+        feature_params = None  # scores otherwise: the shortcut must not guess
+
+        def _scores(self, X):
+            proba, scores = super()._scores(X)
+            return proba[:, ::-1], scores[:, ::-1]
+
+    model = Reweighted(axis=AXIS, temperature=0.05).fit(X, y)
+    model.calls = []
     occlusion(model, query)
-    assert len(calls) == 1
+    assert len(model.calls) == 1
 
 
 # ----------------------------------------------------------------------------- integrated grads

@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from lithoscope.errors import InputError
 from lithoscope.models.base import load_model
 from lithoscope.models.classical import ClassicalClassifier
-from lithoscope.models.library import LibrarySearch, class_max, softmax
+from lithoscope.models.library import LibrarySearch
 from lithoscope.spectra.spectrum import SpectralCollection
 
 
@@ -107,13 +107,6 @@ def test_classical_baselines_learn(raman_small, split_small):
     for kind in ("pca-logreg", "pca-svm"):
         model = ClassicalClassifier(kind=kind, axis=axis, n_components=30).fit(X[train], y[train])
         assert np.mean(model.predict(X[test]) == y[test]) > 0.3, kind
-
-
-def test_softmax_and_class_max():
-    z = np.array([[1.0, 2.0, 3.0]])
-    np.testing.assert_allclose(softmax(z, 1.0), np.exp(z) / np.exp(z).sum())
-    S = np.array([[0.1, 0.5, 0.2, 0.9]])
-    np.testing.assert_array_equal(class_max(S, np.array([0, 2])), [[0.5, 0.9]])
 
 
 def test_bad_parameters_are_clear(raman_small):

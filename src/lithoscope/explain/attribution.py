@@ -24,7 +24,6 @@ from lithoscope.errors import InputError
 
 __all__ = [
     "BASELINES",
-    "FAST_OCCLUSION",
     "integrated_gradients",
     "keras_class_probability",
     "occlusion",
@@ -145,16 +144,39 @@ def _segment_dots(
     return dot
 
 
+def _fast_params(model: Any) -> dict[str, Any] | None:
+    """The correlation-feature settings of a model whose scores the shortcut reproduces.
+
+    A model opts in with a ``feature_params()`` method (as `LibrarySearch` has) returning the
+    keyword arguments of `lithoscope.models.scoring.correlation_features` that made its
+    ``references_``; its class scores must be ``class_max(features @ references_.T)`` and its
+    probabilities ``softmax(scores, temperature_)``. Settings the shortcut does not handle
+    (pooling, ``np.diff`` derivatives, clipped powers) take the generic path.
+    """
+    method = getattr(model, "feature_params", None)
+    if not callable(method):
+        return None
+    params = dict(method())
+    if (
+        params.get("pool", 1) != 1
+        or params.get("derivative", "gradient") != "gradient"
+        or not params.get("signed", True)
+    ):
+        return None
+    return params
+
+
 def _library_search_proba(
     model: Any, x: np.ndarray, windows: list[tuple[int, int]], fills: list[np.ndarray]
 ) -> np.ndarray:
-    """``predict_proba`` of ``x`` and its occluded copies for a `LibrarySearch`, exactly.
+    """``predict_proba`` of ``x`` and its occluded copies for a correlation search, exactly.
 
     The dense batch costs (windows x points x references) multiply-adds; here each window
     changes only its own points, so its similarity to every reference is the unoccluded dot
     product plus a correction over those points, and its norm is updated from running sums.
     The references are centred for Pearson, so the query's mean drops out of the dot product.
-    Same maths as ``LibrarySearch._features`` followed by ``_scores``; the tests compare the two.
+    Same maths as `correlation_features` followed by `class_max` and `softmax`; the tests
+    compare the two.
     """
     # many small products on several BLAS threads cost more in waking and waiting than they
     # save: 81 ms against 12 ms on one thread (2-core machine, 4,100 references)
@@ -172,18 +194,18 @@ def _blas_controller() -> Any:
 def _library_search_proba_serial(
     model: Any, x: np.ndarray, windows: list[tuple[int, int]], fills: list[np.ndarray]
 ) -> np.ndarray:
-    from lithoscope.models.library import class_max, softmax
+    from lithoscope.models.scoring import class_max, class_starts, power_transform, softmax
 
-    power, dw = model.power, model.derivative_weight
-    pearson = model.metric == "pearson"
+    params = _fast_params(model) or {}
+    power = float(params.get("power", 0.5))
+    dw = float(params.get("derivative_weight", 0.0))
+    pearson = params.get("metric", "pearson") == "pearson"
     refs = model.references_
     n = x.size
-
-    def transform(v: np.ndarray) -> np.ndarray:
-        return np.sign(v) * np.abs(v) ** power if power != 1 else v
-
-    A = transform(x)
-    a_segments = [(s, e, transform(f)) for (s, e), f in zip(windows, fills, strict=True)]
+    A = power_transform(x, power)
+    a_segments = [
+        (s, e, power_transform(f, power)) for (s, e), f in zip(windows, fills, strict=True)
+    ]
     parts = [(1.0 - dw, A, a_segments)]
     if dw > 0:
         g_segments = []
@@ -214,18 +236,8 @@ def _library_search_proba_serial(
         tiny = norm2 <= 1e-20 * max(1.0, float(squares[0]))
         scale = np.where(tiny, 0.0, np.sqrt(weight) / np.sqrt(np.where(tiny, 1.0, norm2)))
         S += scale.astype(np.float32)[:, None] * dot
-    starts = np.flatnonzero(np.r_[True, np.diff(model.reference_labels_) != 0])
+    starts = class_starts(model.reference_labels_)
     return softmax(class_max(S, starts).astype(np.float64), model.temperature_)
-
-
-#: exact model type (module.qualname) -> ``f(model, x, windows, fills) -> probabilities`` that
-#: equals ``predict_proba`` on the occluded batch at a fraction of its cost. Matched on the exact
-#: type: a subclass may change the maths and takes the generic path.
-FAST_OCCLUSION: dict[
-    str, Callable[[Any, np.ndarray, list[tuple[int, int]], list[np.ndarray]], np.ndarray]
-] = {
-    "lithoscope.models.library.LibrarySearch": _library_search_proba,
-}
 
 
 def occlusion(
@@ -247,8 +259,9 @@ def occlusion(
     value marks a region that speaks against the target (hiding it raises the probability).
 
     All occluded copies are scored in one ``predict_proba`` call together with ``x`` itself
-    (one batched forward pass), except for models with an exact shortcut in `FAST_OCCLUSION`
-    (`LibrarySearch`: about 10 times faster, the same probabilities to float32 rounding).
+    (one batched forward pass), except for correlation searches that declare their features
+    (a ``feature_params()`` method, as `LibrarySearch` has): their occluded copies are scored
+    by an exact shortcut, about 10 times faster, the same probabilities to float32 rounding.
 
     Parameters
     ----------
@@ -267,8 +280,8 @@ def occlusion(
         spectrum's mean, or the straight line between the window's neighbours (removes a band
         but keeps the background it sits on).
     fast : bool, default=True
-        Use the model's `FAST_OCCLUSION` shortcut if it has one; False always calls
-        ``predict_proba`` on the batch.
+        Use the correlation-search shortcut when the model declares ``feature_params``;
+        False always calls ``predict_proba`` on the batch.
 
     Returns
     -------
@@ -300,9 +313,8 @@ def _occlusion(
     windows = occlusion_windows(arr.size, int(window), int(stride or max(1, window // 2)))
     fill = BASELINES[baseline]
     fills = [fill(arr, start, stop) for start, stop in windows]
-    shortcut = FAST_OCCLUSION.get(f"{type(model).__module__}.{type(model).__qualname__}")
-    if fast and shortcut is not None:
-        proba = shortcut(model, arr, windows, fills)
+    if fast and _fast_params(model) is not None:
+        proba = _library_search_proba(model, arr, windows, fills)
     else:
         batch = np.repeat(arr[None, :], len(windows) + 1, axis=0)
         for row, (start, stop) in enumerate(windows, start=1):

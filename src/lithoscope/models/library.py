@@ -15,38 +15,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
-from lithoscope.errors import InputError
 from lithoscope.models.base import SpectralClassifier, split_xy
+from lithoscope.models.scoring import (
+    class_max,
+    class_starts,
+    correlation_features,
+    fit_temperature,
+    softmax,
+)
 
-__all__ = ["LibrarySearch", "class_max", "softmax"]
-
-_METRICS = ("pearson", "cosine")
-
-
-def softmax(z: np.ndarray, temperature: float) -> np.ndarray:
-    """Row-wise softmax of ``z / temperature``."""
-    a = z / temperature
-    a = a - a.max(axis=1, keepdims=True)
-    e = np.exp(a)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def class_max(similarity: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """Best similarity per class; columns sorted by class, ``starts`` = first column of each."""
-    return np.maximum.reduceat(similarity, starts, axis=1)
-
-
-def _fit_temperature(scores: np.ndarray, true: np.ndarray) -> float:
-    """Temperature minimising the negative log-likelihood of the true classes."""
-
-    def nll(log_t: float) -> float:
-        p = softmax(scores, float(np.exp(log_t)))
-        return float(-np.mean(np.log(p[np.arange(true.size), true] + 1e-12)))
-
-    result = minimize_scalar(nll, bounds=(np.log(1e-4), np.log(10.0)), method="bounded")
-    return float(np.exp(result.x))
+__all__ = ["LibrarySearch"]
 
 
 class LibrarySearch(SpectralClassifier):
@@ -95,35 +74,30 @@ class LibrarySearch(SpectralClassifier):
         return tags
 
     # ------------------------------------------------------------------ features
+    def feature_params(self) -> dict[str, Any]:
+        """Keyword arguments of `correlation_features` that make this model's reference rows.
+
+        A capability, not a detail: a class score is ``class_max(features @ references_.T)``
+        and the probabilities are ``softmax(scores, temperature_)``, which lets
+        `lithoscope.explain.occlusion` score occluded copies exactly without the dense batch.
+        A subclass that scores otherwise sets ``feature_params = None``.
+        """
+        return {
+            "metric": self.metric,
+            "power": self.power,
+            "derivative_weight": self.derivative_weight,
+            "derivative": "gradient",
+        }
+
     def _features(self, X: np.ndarray) -> np.ndarray:
-        # a signed power: spectra are >= 0 after preprocessing, derivatives and other data not
-        A = np.sign(X) * np.abs(X) ** self.power if self.power != 1 else np.asarray(X)
-        parts = [(1.0 - self.derivative_weight, A)]
-        if self.derivative_weight > 0:
-            parts.append((self.derivative_weight, np.gradient(A, axis=1)))
-        out = []
-        for weight, P in parts:
-            if weight <= 0:
-                continue
-            if self.metric == "pearson":
-                P = P - P.mean(axis=1, keepdims=True)
-            norm = np.linalg.norm(P, axis=1, keepdims=True)
-            norm[norm == 0] = 1.0
-            out.append(np.sqrt(weight) * P / norm)
-        # the dot product of concatenated, weight-scaled unit vectors is the blended similarity
-        return np.hstack(out).astype(np.float32)
+        # this class's own maths, also in a subclass that switched the capability off
+        return correlation_features(X, **LibrarySearch.feature_params(self))
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> None:
-        if self.metric not in _METRICS:
-            raise InputError(f"metric {self.metric!r} is not one of {', '.join(_METRICS)}")
-        if not 0 <= self.derivative_weight <= 1:
-            raise InputError(f"derivative_weight must be in [0, 1], got {self.derivative_weight}")
-        if self.power <= 0:
-            raise InputError(f"power must be positive, got {self.power}")
         order = np.argsort(y, kind="stable")
         self.references_ = self._features(X[order])
         self.reference_labels_ = y[order]
-        self._starts = np.flatnonzero(np.r_[True, np.diff(self.reference_labels_) != 0])
+        self._starts = class_starts(self.reference_labels_)
         # groups (sample ids, from fit) leave each sample out of its own temperature fit
         groups = self._groups[order] if self._groups is not None else None
         if self.temperature == "auto":
@@ -146,7 +120,7 @@ class LibrarySearch(SpectralClassifier):
         if ok.sum() < 10:
             return 0.02
         scores = np.where(np.isfinite(scores), scores, -1.0)
-        return _fit_temperature(scores[ok], true[ok])
+        return fit_temperature(scores[ok], true[ok])
 
     def similarity(self, X: Any) -> np.ndarray:
         """Similarity of each query to each reference (n_queries, n_references)."""
@@ -182,7 +156,7 @@ class LibrarySearch(SpectralClassifier):
         self.classes_ = new_classes
         self.references_ = refs[order]
         self.reference_labels_ = labels[order]
-        self._starts = np.flatnonzero(np.r_[True, np.diff(self.reference_labels_) != 0])
+        self._starts = class_starts(self.reference_labels_)
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -198,4 +172,4 @@ class LibrarySearch(SpectralClassifier):
         self.temperature_ = float(state["temperature_"])
         self.references_ = arrays["references_"].astype(np.float32)
         self.reference_labels_ = arrays["reference_labels_"].astype(np.int64)
-        self._starts = np.flatnonzero(np.r_[True, np.diff(self.reference_labels_) != 0])
+        self._starts = class_starts(self.reference_labels_)

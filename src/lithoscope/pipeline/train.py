@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,57 +13,20 @@ from lithoscope.data.datasets import Dataset, DatasetSpec, build_dataset, groupe
 from lithoscope.errors import InputError
 from lithoscope.methods import Method
 from lithoscope.mindb.queries import MinDB
-from lithoscope.models.base import SpectralClassifier
+from lithoscope.models.kinds import MODEL_KINDS, make_model
 from lithoscope.pipeline.bundle import single_method
 from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.preprocessing import make_preset
+from lithoscope.uncertainty.calibration import calibrate, unknown_score_for
 
-__all__ = ["MODEL_KINDS", "TrainResult", "make_model", "train"]
-
-
-def _library(**kw: Any) -> SpectralClassifier:
-    from lithoscope.models.library import LibrarySearch
-
-    return LibrarySearch(**kw)
-
-
-def _classical(kind: str) -> Callable[..., SpectralClassifier]:
-    def make(**kw: Any) -> SpectralClassifier:
-        from lithoscope.models.classical import ClassicalClassifier
-
-        return ClassicalClassifier(kind=kind, **kw)
-
-    return make
-
-
-def _cnn(**kw: Any) -> SpectralClassifier:
-    from lithoscope.models.cnn import CNNClassifier
-
-    return CNNClassifier(**kw)
-
-
-def _kan(**kw: Any) -> SpectralClassifier:
-    from lithoscope.models.kan import KANClassifier
-
-    return KANClassifier(**kw)
-
-
-#: model kind -> factory taking the estimator's keyword parameters
-MODEL_KINDS: dict[str, Callable[..., SpectralClassifier]] = {
-    "library": _library,
-    "cnn": _cnn,
-    "kan": _kan,
-    "svm": _classical("pca-svm"),
-    "logreg": _classical("pca-logreg"),
-    "rf": _classical("rf"),
-}
-
-
-def make_model(kind: str, **params: Any) -> SpectralClassifier:
-    """A new, unfitted estimator of a named kind."""
-    if kind not in MODEL_KINDS:
-        raise InputError(f"--model {kind!r} is not one of {', '.join(MODEL_KINDS)}")
-    return MODEL_KINDS[kind](**params)
+__all__ = [
+    "MODEL_KINDS",
+    "TrainResult",
+    "calibrate",
+    "make_model",
+    "train",
+    "unknown_score_for",
+]
 
 
 @dataclass
@@ -84,46 +46,6 @@ class TrainResult:
             "seconds": round(self.seconds, 2),
             "calibration": self.calibration,
         }
-
-
-def unknown_score_for(model: SpectralClassifier) -> str:
-    """The out-of-library score that suits a model's class scores."""
-    matching = hasattr(model, "embed") and getattr(model, "head", None) in (None, "match")
-    if getattr(model, "similarity_scores", False) or matching:
-        return "max_similarity"
-    return "max_proba"
-
-
-def calibrate(
-    model: SpectralClassifier,
-    X: np.ndarray,
-    labels: np.ndarray,
-    *,
-    method: str = "aps",
-    false_unknown_rate: float = 0.05,
-) -> tuple[Any, Any, dict[str, Any]]:
-    """Conformal predictor and unknown detector fitted on calibration spectra of ``model``.
-
-    Calibration spectra of minerals the model does not know are left out of both (they are
-    what "unknown" means), and counted in the summary.
-    """
-    from lithoscope.uncertainty import ConformalPredictor, UnknownDetector, labels_to_index
-
-    proba = model.predict_proba(X)
-    scores = model.class_scores(X)
-    y_index, known = labels_to_index(model.classes_, labels)
-    conformal = ConformalPredictor(method=method).calibrate(proba[known], y_index)
-    unknown = UnknownDetector(
-        score=unknown_score_for(model), false_unknown_rate=false_unknown_rate
-    ).fit(proba[known], scores[known], y_index)
-    summary = {
-        "n_calibration": int(known.sum()),
-        "n_unseen_minerals_left_out": int((~known).sum()),
-        "conformal_method": method,
-        "unknown_score": unknown.score,
-        "false_unknown_rate": false_unknown_rate,
-    }
-    return conformal, unknown, summary
 
 
 def train(

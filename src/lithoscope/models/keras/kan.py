@@ -3,7 +3,8 @@
 A KAN layer replaces each weight of a dense layer by a learned function of one input: output
 ``j`` is ``sum_i phi_ij(x_i)`` with ``phi_ij(x) = w_ij * silu(x) + sum_k c_ijk * B_k(x)`` on a
 basis ``B`` (Liu et al. 2024, "KAN: Kolmogorov-Arnold Networks"; this is the "efficient-kan"
-formulation: one matrix product over all basis values). Bases (`BASES`):
+formulation: one matrix product over all basis values). The layer, `KANLinear`, and its bases
+(`BASES`) live in `lithoscope.models.keras.layers`:
 
 * ``'bspline'``: B-splines of order ``spline_order`` on ``grid_size`` intervals per input
   (Cox-de Boor recursion), with `KANLinear.update_grid` moving the knots to the quantiles of the
@@ -27,243 +28,24 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 import numpy.typing as npt
-from keras import layers, ops
+from keras import layers
 
 from lithoscope.errors import InputError
-from lithoscope.models._keras_utils import (
-    PowerScale,
+from lithoscope.models.base import SpectralClassifier
+from lithoscope.models.keras.layers import KANLinear, PowerScale, check_basis
+from lithoscope.models.keras.training import (
+    adamw_warmup_cosine,
     balanced_indices,
     compile_forward,
-    fit_temperature,
+    fit_keras,
     grouped_validation_split,
     load_keras,
-    softmax,
-    top1_and_mrr,
-    train_loop,
+    make_augmenter,
 )
-from lithoscope.models.augment import SpectralAugmenter, make_augmenter
-from lithoscope.models.base import SpectralClassifier
+from lithoscope.models.scoring import fit_temperature, softmax, top1_and_mrr
+from lithoscope.physics.instrument import SpectralAugmenter
 
-__all__ = [
-    "BASES",
-    "KANClassifier",
-    "KANLinear",
-    "bspline_basis",
-    "chebyshev_basis",
-    "fit_kan_head",
-    "rbf_basis",
-]
-
-
-# --------------------------------------------------------------------------------------------
-# bases: x of shape (batch, in) -> values of shape (batch, in, n_basis)
-# --------------------------------------------------------------------------------------------
-
-
-def bspline_basis(x: Any, grid: Any, order: int) -> Any:
-    """B-spline basis values by the Cox-de Boor recursion.
-
-    Parameters
-    ----------
-    x : tensor, shape (batch, in)
-    grid : tensor, shape (in, n_knots)
-        Increasing knots of each input (``grid_size + 2 * order + 1`` of them).
-    order : int
-        Spline order (3: cubic).
-
-    Returns
-    -------
-    tensor, shape (batch, in, n_knots - order - 1)
-        Zero outside ``[grid[order], grid[-order - 1])``; inside, the values sum to one.
-    """
-    x = ops.expand_dims(x, -1)
-    bases = ops.cast(
-        ops.logical_and(x >= grid[:, :-1], x < grid[:, 1:]),
-        x.dtype,
-    )
-    for p in range(1, order + 1):
-        left = (x - grid[:, : -(p + 1)]) / (grid[:, p:-1] - grid[:, : -(p + 1)])
-        right = (grid[:, p + 1 :] - x) / (grid[:, p + 1 :] - grid[:, 1:-p])
-        bases = left * bases[..., :-1] + right * bases[..., 1:]
-    return bases
-
-
-def rbf_basis(x: Any, centers: Any, width: float) -> Any:
-    """Gaussian bumps ``exp(-((x - c) / width)**2)`` at ``centers`` (FastKAN)."""
-    return ops.exp(-ops.square((ops.expand_dims(x, -1) - centers) / width))
-
-
-def chebyshev_basis(x: Any, degree: int) -> Any:
-    """Chebyshev polynomials ``T_0..T_degree`` of ``tanh(x)`` (maps any input into [-1, 1])."""
-    t = ops.tanh(x)
-    values = [ops.ones_like(t), t]
-    for _ in range(2, degree + 1):
-        values.append(2.0 * t * values[-1] - values[-2])
-    return ops.stack(values[: degree + 1], axis=-1)
-
-
-#: basis name -> number of basis functions per input, from (grid_size, spline_order)
-BASES: dict[str, Callable[[int, int], int]] = {
-    "bspline": lambda grid_size, order: grid_size + order,
-    "rbf": lambda grid_size, order: grid_size,
-    "chebyshev": lambda grid_size, order: grid_size + 1,
-}
-
-
-def _check_basis(basis: str) -> None:
-    if basis not in BASES:
-        raise InputError(f"basis={basis!r} is not one of {', '.join(BASES)}")
-
-
-def uniform_knots(lo: float, hi: float, grid_size: int, order: int) -> np.ndarray:
-    """``grid_size + 2 * order + 1`` evenly spaced knots: ``[lo, hi]`` extended by ``order``."""
-    h = (hi - lo) / grid_size
-    return lo + h * np.arange(-order, grid_size + order + 1, dtype=np.float64)
-
-
-@keras.saving.register_keras_serializable("lithoscope")
-class KANLinear(keras.layers.Layer):
-    """A KAN layer: ``y_j = b_j + sum_i w_ij silu(x_i) + sum_ik c_ijk B_k(x_i)``.
-
-    Parameters
-    ----------
-    units : int
-        Output features.
-    basis : {'bspline', 'rbf', 'chebyshev'}, default='bspline'
-    grid_size : int, default=5
-        Intervals of the B-spline grid, RBF centres, or Chebyshev degree.
-    spline_order : int, default=3
-        B-spline order (ignored by the other bases).
-    grid_range : (float, float), default=(-2.0, 2.0)
-        Initial knot range (B-spline) or centre range (RBF).
-    seed : int, optional
-        Seed of the weight initialisation.
-
-    Examples
-    --------
-    >>> layer = KANLinear(3, grid_size=4)
-    >>> tuple(layer(np.zeros((2, 5), dtype="float32")).shape)
-    (2, 3)
-    """
-
-    def __init__(
-        self,
-        units: int,
-        *,
-        basis: str = "bspline",
-        grid_size: int = 5,
-        spline_order: int = 3,
-        grid_range: tuple[float, float] = (-2.0, 2.0),
-        seed: int | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        _check_basis(basis)
-        if grid_size < 1 or spline_order < 0:
-            raise InputError(
-                f"grid_size must be >= 1 and spline_order >= 0, got {grid_size}, {spline_order}"
-            )
-        lo, hi = (float(v) for v in grid_range)
-        if not lo < hi:
-            raise InputError(f"grid_range must be (low, high) with low < high, got {grid_range}")
-        self.units = int(units)
-        self.basis = basis
-        self.grid_size = int(grid_size)
-        self.spline_order = int(spline_order)
-        self.grid_range = (lo, hi)
-        self.seed = seed
-        self.n_basis = BASES[basis](self.grid_size, self.spline_order)
-
-    def build(self, input_shape: Any) -> None:
-        n_in = int(input_shape[-1])
-        self.n_in = n_in
-        if self.basis == "bspline":
-            knots = uniform_knots(*self.grid_range, self.grid_size, self.spline_order)
-            self.grid = self.add_weight(
-                shape=(n_in, knots.size),
-                initializer=keras.initializers.Constant(np.tile(knots, (n_in, 1))),
-                trainable=False,
-                name="grid",
-            )
-        seed = self.seed
-        self.base_kernel = self.add_weight(
-            shape=(n_in, self.units),
-            initializer=keras.initializers.GlorotUniform(seed=seed),
-            name="base_kernel",
-        )
-        self.spline_kernel = self.add_weight(
-            shape=(n_in * self.n_basis, self.units),
-            initializer=keras.initializers.RandomNormal(
-                stddev=0.1 / np.sqrt(n_in), seed=None if seed is None else seed + 1
-            ),
-            name="spline_kernel",
-        )
-        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
-
-    def basis_values(self, x: Any) -> Any:
-        """Basis values of the inputs, shape (batch, in, n_basis)."""
-        if self.basis == "bspline":
-            return bspline_basis(x, self.grid, self.spline_order)
-        if self.basis == "rbf":
-            lo, hi = self.grid_range
-            centers = np.linspace(lo, hi, self.grid_size).astype("float32")
-            width = (hi - lo) / max(self.grid_size - 1, 1)
-            return rbf_basis(x, centers, width)
-        return chebyshev_basis(x, self.grid_size)
-
-    def call(self, inputs: Any) -> Any:
-        base = ops.matmul(ops.silu(inputs), self.base_kernel)
-        values = ops.reshape(self.basis_values(inputs), (-1, self.n_in * self.n_basis))
-        return base + ops.matmul(values, self.spline_kernel) + self.bias
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return (*input_shape[:-1], self.units)
-
-    def update_grid(self, x: Any, *, margin: float = 0.01, grid_eps: float = 0.02) -> None:
-        """Move the B-spline knots to the distribution of ``x`` and keep each function.
-
-        The new knots mix the quantiles of ``x`` (weight ``1 - grid_eps``) with an even grid over
-        its range; the spline coefficients are refitted by (ridge-stabilised) least squares so
-        that the layer's output on ``x`` changes as little as possible.
-
-        Parameters
-        ----------
-        x : array_like, shape (batch, in)
-            Typical inputs of this layer (batch > grid_size).
-        """
-        if self.basis != "bspline":
-            raise InputError(f"update_grid applies to basis='bspline', not {self.basis!r}")
-        x = ops.convert_to_tensor(np.asarray(x, dtype="float32"))
-        batch = int(x.shape[0])
-        k, g = self.spline_order, self.grid_size
-        coef = ops.reshape(self.spline_kernel, (self.n_in, self.n_basis, self.units))
-        old = ops.einsum("bin,inu->ibu", bspline_basis(x, self.grid, k), coef)  # (in, batch, units)
-        xs = ops.sort(x, axis=0)
-        picks = np.linspace(0, batch - 1, g + 1).round().astype("int32")
-        adaptive = ops.take(xs, picks, axis=0)  # (g + 1, in)
-        step = (xs[-1] - xs[0] + 2 * margin) / g
-        uniform = ops.arange(g + 1, dtype="float32")[:, None] * step + xs[0] - margin
-        core = grid_eps * uniform + (1 - grid_eps) * adaptive
-        lower = core[:1] - step * ops.arange(k, 0, -1, dtype="float32")[:, None]
-        upper = core[-1:] + step * ops.arange(1, k + 1, dtype="float32")[:, None]
-        grid = ops.transpose(ops.concatenate([lower, core, upper], axis=0))  # (in, knots)
-        A = ops.transpose(bspline_basis(x, grid, k), (1, 0, 2))  # (in, batch, n_basis)
-        At = ops.transpose(A, (0, 2, 1))
-        ridge = 1e-4 * ops.eye(self.n_basis)
-        new = ops.solve(ops.matmul(At, A) + ridge, ops.matmul(At, old))  # (in, n_basis, units)
-        self.grid.assign(grid)
-        self.spline_kernel.assign(ops.reshape(new, (self.n_in * self.n_basis, self.units)))
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "units": self.units,
-            "basis": self.basis,
-            "grid_size": self.grid_size,
-            "spline_order": self.spline_order,
-            "grid_range": list(self.grid_range),
-            "seed": self.seed,
-        }
+__all__ = ["KANClassifier", "build_kan", "fit_kan_head", "update_grids"]
 
 
 def build_kan(
@@ -328,35 +110,31 @@ def _train_classifier(
 ) -> Any:
     """Cross-entropy training with class-balanced batches; B-spline grids updated early on."""
     steps = max(1, train.size // batch_size)
-    total = steps * epochs
-    warmup = min(total // 5, 2 * steps)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        learning_rate * 0.1,
-        max(1, total - warmup),
-        warmup_target=learning_rate,
-        warmup_steps=warmup,
-    )
     model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
+        optimizer=adamw_warmup_cosine(learning_rate, weight_decay, steps=steps, epochs=epochs),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     if grid_sample is not None:
         update_grids(model, grid_sample())
 
-    def batches(epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def move_grids(epoch: int) -> None:
         if grid_sample is not None and 1 < epoch <= grid_updates + 1:
             update_grids(model, grid_sample())
+
+    def batches(epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         index = train[balanced_indices(y_index[train], steps * batch_size, rng)]
         for b in range(steps):
             rows = index[b * batch_size : (b + 1) * batch_size]
             yield features(rows, rng), y_index[rows].astype(np.int32)
 
-    return train_loop(
+    return fit_keras(
         model,
         batches,
+        steps=steps,
         epochs=epochs,
         evaluate=evaluate,
         patience=patience,
+        on_epoch_begin=move_grids,
         verbose=verbose,
     )
 
@@ -525,7 +303,7 @@ class KANClassifier(SpectralClassifier):
         return make_augmenter(self.augment)
 
     def _fit(self, X: np.ndarray, y_index: np.ndarray) -> None:
-        _check_basis(self.basis)
+        check_basis(self.basis)
         for name in ("n_components", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or value < 1:

@@ -1,4 +1,7 @@
-"""Physically motivated augmentation of preprocessed spectra, for training networks.
+"""The instrument and the sample as pure functions of spectra: calibration, noise, background...
+
+Used to augment preprocessed spectra when training networks (`SpectralAugmenter`), and the
+place for forward models of the measurement (the LIBS plasma model will live beside it).
 
 Each effect an instrument or a sample has on a measured spectrum is one pure function
 ``f(X, x=None, *, param=...)`` on a stack of spectra ``X`` of shape (n_spectra, n_points) that
@@ -35,7 +38,6 @@ __all__ = [
     "add_noise",
     "add_spikes",
     "broaden",
-    "make_augmenter",
     "scale_bands",
     "scale_intensity",
     "warp_axis",
@@ -60,6 +62,17 @@ def _axis(x: npt.ArrayLike | None, n_points: int) -> np.ndarray:
     if np.any(np.diff(axis) <= 0):
         raise InputError("x must be strictly increasing")
     return axis
+
+
+def _stack_on_axis(X: npt.ArrayLike, x: npt.ArrayLike | None) -> tuple[np.ndarray, np.ndarray]:
+    """(stack of spectra, their axis), both checked."""
+    arr = _stack(X)
+    return arr, _axis(x, arr.shape[1])
+
+
+def _unit_position(axis: np.ndarray) -> np.ndarray:
+    """Position along the axis from 0 (first point) to 1 (last)."""
+    return (axis - axis[0]) / (axis[-1] - axis[0])
 
 
 def _per_spectrum(value: npt.ArrayLike, n: int, name: str) -> np.ndarray:
@@ -109,8 +122,7 @@ def warp_axis(
     >>> warp_axis([[0.0, 1.0, 0.0, 0.0]], shift=1.0).tolist()
     [[0.0, 0.0, 1.0, 0.0]]
     """
-    arr = _stack(X)
-    axis = _axis(x, arr.shape[1])
+    arr, axis = _stack_on_axis(X, x)
     n = arr.shape[0]
     s = _per_spectrum(shift, n, "shift")
     k = _per_spectrum(stretch, n, "stretch")
@@ -189,13 +201,12 @@ def add_baseline(
     -------
     numpy.ndarray, shape (n_spectra, n_points)
     """
-    arr = _stack(X)
-    axis = _axis(x, arr.shape[1])
+    arr, axis = _stack_on_axis(X, x)
     n = arr.shape[0]
     amp = _per_spectrum(amplitude, n, "amplitude")
     if not 0 < min_width:
         raise InputError(f"min_width must be > 0, got {min_width}")
-    t = (axis - axis[0]) / (axis[-1] - axis[0])  # 0..1
+    t = _unit_position(axis)
     base = rng.uniform(0.0, 1.0, (n, 1)) * (
         1.0 + rng.uniform(-1.0, 1.0, (n, 1)) * (t[None, :] - 0.5)
     )
@@ -302,8 +313,7 @@ def broaden(
     -------
     numpy.ndarray, shape (n_spectra, n_points)
     """
-    arr = _stack(X)
-    axis = _axis(x, arr.shape[1])
+    arr, axis = _stack_on_axis(X, x)
     n, p = arr.shape
     sig = _per_spectrum(sigma, n, "sigma")
     if np.any(sig < 0):
@@ -345,13 +355,12 @@ def scale_bands(
     -------
     numpy.ndarray, shape (n_spectra, n_points)
     """
-    arr = _stack(X)
-    axis = _axis(x, arr.shape[1])
+    arr, axis = _stack_on_axis(X, x)
     n = arr.shape[0]
     amt = _per_spectrum(amount, n, "amount")
     if n_terms < 1:
         raise InputError(f"n_terms must be >= 1, got {n_terms}")
-    t = (axis - axis[0]) / (axis[-1] - axis[0])
+    t = _unit_position(axis)
     order = np.arange(1, n_terms + 1, dtype=np.float64)
     coef = rng.standard_normal((n, n_terms)) / np.sqrt(order)  # weaker higher orders
     phase = rng.uniform(0.0, 2.0 * np.pi, (n, n_terms))
@@ -465,8 +474,7 @@ class SpectralAugmenter:
         self, X: npt.ArrayLike, x: npt.ArrayLike | None = None, *, rng: np.random.Generator
     ) -> np.ndarray:
         """A new, randomly augmented copy of ``X`` (float64, same shape)."""
-        out = _stack(X)
-        axis = _axis(x, out.shape[1])
+        out, axis = _stack_on_axis(X, x)
         n = out.shape[0]
 
         def chosen(p: float) -> np.ndarray:
@@ -507,18 +515,3 @@ class SpectralAugmenter:
             peak = np.max(np.abs(out), axis=1, keepdims=True)
             out = out / np.where(peak > 0, peak, 1.0)
         return out
-
-
-#: calibration error the estimators assume by default: larger shifts blur the small band
-#: differences of solid-solution members (chosen on validation splits)
-ESTIMATOR_DEFAULTS: dict[str, float] = {"shift": 1.5, "stretch": 0.001}
-
-
-def make_augmenter(augment: bool | Mapping[str, Any] | None) -> SpectralAugmenter | None:
-    """The augmenter of an estimator's ``augment`` parameter: True = `ESTIMATOR_DEFAULTS`, a dict
-    overrides them, False/None = no augmentation."""
-    if augment is True:
-        return SpectralAugmenter(**ESTIMATOR_DEFAULTS)
-    if isinstance(augment, Mapping):
-        return SpectralAugmenter.from_options({**ESTIMATOR_DEFAULTS, **augment})
-    return SpectralAugmenter.from_options(augment)

@@ -1,4 +1,4 @@
-"""Augmentation: shared behaviour of every transform, then each one does what it claims."""
+"""The instrument model: shared behaviour of every transform, then each one does what it claims."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from lithoscope.errors import InputError
-from lithoscope.models import augment as A
+from lithoscope.physics import instrument as A
 
 AXIS = np.arange(100.0, 1400.0 + 1e-9, 1.0)  # the Raman preset's grid
 

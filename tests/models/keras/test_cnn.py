@@ -13,9 +13,10 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from lithoscope.errors import InputError  # noqa: E402
-from lithoscope.models._keras_utils import PowerScale, compile_forward  # noqa: E402
 from lithoscope.models.base import load_model  # noqa: E402
-from lithoscope.models.cnn import CNNClassifier, CosineProxies, library_features  # noqa: E402
+from lithoscope.models.keras.cnn import CNNClassifier, library_features  # noqa: E402
+from lithoscope.models.keras.layers import CosineProxies, PowerScale  # noqa: E402
+from lithoscope.models.keras.training import compile_forward  # noqa: E402
 from lithoscope.spectra.spectrum import SpectralCollection  # noqa: E402
 
 TINY = {

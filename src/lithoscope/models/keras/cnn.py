@@ -4,10 +4,10 @@ With about three reference spectra per mineral, a softmax network over ~1,600 mi
 slowly and cannot take a new mineral without retraining. `CNNClassifier` instead trains an
 *embedding* (a unit vector per spectrum) with a normalised-softmax proxy loss (CosFace: cosine
 to one learned proxy per mineral, with an additive margin) on heavily augmented spectra
-(`lithoscope.models.augment`), then classifies by **matching**: the score of a mineral blends the
-best cosine similarity between the query's embedding and the embeddings of that mineral's
-reference spectra (all training spectra are kept as references) with the cosine to the
-mineral's prototype (their normalised mean). A new mineral is added from a
+(`lithoscope.physics.instrument`), then classifies by **matching**: the score of a mineral
+blends the best cosine similarity between the query's embedding and the embeddings of that
+mineral's reference spectra (all training spectra are kept as references) with the cosine to
+the mineral's prototype (their normalised mean). A new mineral is added from a
 few spectra with `CNNClassifier.add_class`, without retraining.
 
 The score can be a **hybrid** with correlation library search: ``w * cosine(embedding) +
@@ -17,9 +17,9 @@ The score can be a **hybrid** with correlation library search: ``w * cosine(embe
 training data (``hybrid_weight='auto'``, ``derivative_weight='auto'``). Probabilities are a
 softmax of the scores with a temperature fitted on the same validation split.
 
-``head='kan'`` replaces the matching by a KAN classifier (`lithoscope.models.kan.KANLinear`)
-trained on the frozen embeddings of augmented training spectra; it predicts only the minerals
-it was trained on (no `add_class`, no hybrid).
+``head='kan'`` replaces the matching by a KAN classifier
+(`lithoscope.models.keras.layers.KANLinear`) trained on the frozen embeddings of augmented
+training spectra; it predicts only the minerals it was trained on (no `add_class`, no hybrid).
 """
 
 from __future__ import annotations
@@ -35,25 +35,29 @@ import numpy.typing as npt
 from keras import layers, ops
 
 from lithoscope.errors import InputError
-from lithoscope.models._keras_utils import (
-    PowerScale,
+from lithoscope.models.base import SpectralClassifier
+from lithoscope.models.keras.layers import CosineProxies, PowerScale
+from lithoscope.models.keras.training import (
+    adamw_warmup_cosine,
     balanced_indices,
-    class_max,
-    class_starts,
     compile_forward,
-    fit_temperature,
+    fit_keras,
     grouped_validation_split,
     load_keras,
+    make_augmenter,
+)
+from lithoscope.models.scoring import (
+    class_max,
+    class_starts,
+    correlation_features,
+    fit_temperature,
     softmax,
     top1_and_mrr,
-    train_loop,
 )
-from lithoscope.models.augment import SpectralAugmenter, make_augmenter
-from lithoscope.models.base import SpectralClassifier
+from lithoscope.physics.instrument import SpectralAugmenter
 
 __all__ = [
     "CNNClassifier",
-    "CosineProxies",
     "build_encoder",
     "class_prototypes",
     "embedding_scores",
@@ -67,43 +71,6 @@ _POOLS = (4, 2, 2, 2, 1, 1, 1)
 _HYBRID_GRID = tuple(float(w) for w in np.round(np.linspace(0.0, 1.0, 11), 2))
 _DERIVATIVE_GRID = (0.0, 0.25, 0.5, 0.75)
 HEADS = ("match", "kan")
-
-
-@keras.saving.register_keras_serializable("lithoscope")
-class CosineProxies(keras.layers.Layer):
-    """Cosine similarity of unit embeddings to one learned unit proxy per class.
-
-    Input: (batch, dim) unit vectors; output: (batch, units) cosines in [-1, 1].
-
-    Parameters
-    ----------
-    units : int
-        Number of classes (proxies).
-    seed : int, optional
-        Seed of the proxies' initialisation.
-    """
-
-    def __init__(self, units: int, *, seed: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.units = int(units)
-        self.seed = seed
-
-    def build(self, input_shape: Any) -> None:
-        self.proxies = self.add_weight(
-            shape=(int(input_shape[-1]), self.units),
-            initializer=keras.initializers.RandomNormal(seed=self.seed),
-            name="proxies",
-        )
-
-    def call(self, inputs: Any) -> Any:
-        w = self.proxies / ops.maximum(ops.norm(self.proxies, axis=0, keepdims=True), 1e-12)
-        return ops.matmul(inputs, w)
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "units": self.units, "seed": self.seed}
 
 
 def build_encoder(
@@ -160,25 +127,22 @@ def _cosface_loss(scale: float, margin: float, n_classes: int) -> Any:
 
 
 def library_features(X: np.ndarray, derivative_weight: float = 0.5, pool: int = 4) -> np.ndarray:
-    """Rows whose dot product is correlation library search's similarity (`LibrarySearch`).
+    """Rows whose dot product is the hybrid's library similarity (`correlation_features`).
 
-    Square-root intensities, averaged over ``pool`` neighbouring points (on the 1 cm-1 Raman
-    grid, 4 points give the same validation top-1 as full resolution at a quarter of the
-    memory and matching time; `CNNClassifier` pools about 4 axis units), and their first
-    difference; each part is centred and scaled to unit length, and weighted by the square root
-    of its weight, so that a dot product is ``(1 - d) * pearson(sqrt) + d * pearson(diff sqrt)``.
+    Square-root intensities (negative values clipped), averaged over ``pool`` neighbouring
+    points (on the 1 cm-1 Raman grid, 4 points give the same validation top-1 as full
+    resolution at a quarter of the memory and matching time; `CNNClassifier` pools about 4 axis
+    units), and their first difference: a dot product is ``(1 - d) * pearson(sqrt) + d *
+    pearson(diff sqrt)``. The settings are part of saved models (``reference_library_``).
     """
-    Z = np.sqrt(np.clip(np.asarray(X, dtype=np.float64), 0.0, None))
-    n = Z.shape[1] - Z.shape[1] % pool
-    Z = Z[:, :n].reshape(Z.shape[0], -1, pool).mean(axis=2)
-    parts = []
-    for weight, P in ((1.0 - derivative_weight, Z), (derivative_weight, np.diff(Z, axis=1))):
-        if weight <= 0:
-            continue
-        P = P - P.mean(axis=1, keepdims=True)
-        norm = np.linalg.norm(P, axis=1, keepdims=True)
-        parts.append(np.sqrt(weight) * P / np.where(norm > 0, norm, 1.0))
-    return np.hstack(parts).astype(np.float32)
+    return correlation_features(
+        X,
+        power=0.5,
+        signed=False,
+        derivative_weight=derivative_weight,
+        derivative="difference",
+        pool=pool,
+    )
 
 
 def class_prototypes(embeddings: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -392,17 +356,14 @@ class CNNClassifier(SpectralClassifier):
         encoder = keras.Model(inputs, embedding, name="cnn_encoder")
 
         steps = max(1, train.size // int(self.batch_size))
-        total = steps * int(self.epochs)
-        warmup = min(total // 5, steps * 2)
-        schedule = keras.optimizers.schedules.CosineDecay(
-            float(self.learning_rate) * 0.1,
-            max(1, total - warmup),
-            warmup_target=float(self.learning_rate),
-            warmup_steps=warmup,
-        )
         loss = _cosface_loss(float(self.scale), float(self.margin), n_classes)
         trainer.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=float(self.weight_decay)),
+            optimizer=adamw_warmup_cosine(
+                float(self.learning_rate),
+                float(self.weight_decay),
+                steps=steps,
+                epochs=int(self.epochs),
+            ),
             loss=loss if len(towers) == 1 else [loss] * len(towers),
         )
 
@@ -435,9 +396,10 @@ class CNNClassifier(SpectralClassifier):
                 scores = embedding_scores(Q, R, starts, float(self.prototype_weight))
                 return top1_and_mrr(scores, val_target)[0]
 
-        result = train_loop(
+        result = fit_keras(
             trainer,
             batches,
+            steps=steps,
             epochs=int(self.epochs),
             evaluate=evaluate,
             eval_every=int(self.eval_every),
@@ -526,7 +488,7 @@ class CNNClassifier(SpectralClassifier):
         rng: np.random.Generator,
         seed: int,
     ) -> None:
-        from lithoscope.models.kan import fit_kan_head
+        from lithoscope.models.keras.kan import fit_kan_head
 
         self.head_ = fit_kan_head(
             self._forward,

@@ -12,8 +12,8 @@ from scipy.interpolate import BSpline  # noqa: E402
 
 from lithoscope.errors import InputError  # noqa: E402
 from lithoscope.models.base import load_model  # noqa: E402
-from lithoscope.models.kan import (  # noqa: E402
-    KANClassifier,
+from lithoscope.models.keras.kan import KANClassifier  # noqa: E402
+from lithoscope.models.keras.layers import (  # noqa: E402
     KANLinear,
     bspline_basis,
     chebyshev_basis,
