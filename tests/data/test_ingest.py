@@ -104,7 +104,11 @@ def test_spectra_ingest_links_dedups_and_reports(db, ima_subset, rruff_subset):
     assert report.ingested == distinct
     assert report.duplicates == len(names) - distinct >= 1  # Diamond R150086 532 == 780
     assert report.failed == []
-    assert report.unmatched == {"Anorthoclase": 2}  # not an IMA species; reported, not guessed
+    # Anorthoclase is no IMA species: its spectra link to the group, the species left open
+    assert report.unmatched == {}
+    assert report.linked_to_groups == 2
+    assert report.links["group_labels"] == {"Anorthoclase": "alkali feldspar"}
+    assert report.links["spectra_unlinked"] == 0
     assert "R060054" in report.conflicts
     assert set(report.conflicts["R060054"]) == {"Albite", "Anorthoclase"}
     assert report.chemistry_parsed > 0

@@ -23,6 +23,7 @@ EXPECTED_TABLES = {
     "occurrences",
     "spectra",
     "detectability",
+    "renames",
     "meta",
     "alembic_version",
 }

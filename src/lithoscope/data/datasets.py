@@ -4,6 +4,10 @@ A `Dataset` is what every model trains on: a `SpectralCollection` (one method, o
 mineral label of each spectrum, its group (RRUFF sample id without suffixes: spectra of one sample
 never sit on both sides of a split), and a ``version``: the sha256 of the spectra's checksums,
 labels, grid, preprocessing and selection rules, so that a model can record exactly what it saw.
+
+Only spectra linked to a MinDB species are trained on. Spectra whose label names a group
+('Tourmaline', 'Pyrochlore': linked to the group with the species left open) and unlinked ones
+(synthetic compounds, 'unknown') stay in MinDB but out of species training.
 """
 
 from __future__ import annotations
@@ -17,13 +21,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
 
-from lithoscope.data.ingest import base_sample_id
 from lithoscope.errors import InputError
 from lithoscope.methods import DEFAULT_UNIT, Method
-from lithoscope.mindb.models import Mineral
-from lithoscope.mindb.models import Spectrum as SpectrumRow
+from lithoscope.mindb.labels import base_sample_id
 from lithoscope.mindb.queries import MinDB
 from lithoscope.spectra.spectrum import SpectralCollection, Spectrum, resample
 
@@ -37,56 +38,6 @@ __all__ = [
 ]
 
 
-def _rows(
-    db: MinDB,
-    method: Method | str,
-    *,
-    linked_only: bool = True,
-    lasers: Sequence[float] | None = None,
-) -> list[tuple[np.ndarray, np.ndarray, dict[str, Any]]]:
-    """(axis, intensities, metadata) of stored spectra; arrays are read-only views."""
-    method = Method(str(method).lower())
-    columns = (
-        SpectrumRow.id,
-        SpectrumRow.axis,
-        SpectrumRow.intensities,
-        SpectrumRow.axis_unit,
-        SpectrumRow.label,
-        SpectrumRow.sample_id,
-        SpectrumRow.laser_nm,
-        SpectrumRow.checksum,
-        SpectrumRow.filename,
-        Mineral.name,
-    )
-    query = (
-        select(*columns)
-        .outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
-        .where(SpectrumRow.method == method)
-        .order_by(SpectrumRow.id)
-    )
-    if linked_only:
-        query = query.where(SpectrumRow.mineral_id.is_not(None))
-    if lasers:
-        query = query.where(SpectrumRow.laser_nm.in_([float(v) for v in lasers]))
-    out = []
-    with db.session() as s:
-        for sid, axis, y, unit, label, sample, laser, checksum, filename, mineral in s.execute(
-            query
-        ):
-            meta = {
-                "mineral": mineral or label,
-                "sample_id": sample,
-                "group": base_sample_id(sample) or f"spectrum-{sid}",
-                "laser_nm": laser,
-                "checksum": checksum,
-                "spectrum_id": sid,
-                "file": filename,
-                "unit": unit,
-            }
-            out.append((np.frombuffer(axis, dtype="<f8"), np.frombuffer(y, dtype="<f8"), meta))
-    return out
-
-
 def load_spectra(
     db: MinDB,
     method: Method | str,
@@ -96,21 +47,20 @@ def load_spectra(
 ) -> list[Spectrum]:
     """All reference spectra of one method in MinDB, as `Spectrum` objects.
 
+    A shortcut of `MinDB.spectra` (see there for the metadata).
+
     Parameters
     ----------
     db : MinDB
     method : str
         raman, ir, ...
     linked_only : bool, default=True
-        Only spectra linked to a MinDB mineral (their label is then the IMA name).
+        Only spectra linked to a MinDB species (their ``mineral`` is then the IMA name);
+        spectra linked only to a group (label 'Tourmaline') are left out.
     lasers : sequence of float, optional
         Raman only: keep these laser wavelengths (nm).
     """
-    method = Method(str(method).lower())
-    return [
-        Spectrum(axis, y, method, meta.pop("unit"), meta)
-        for axis, y, meta in _rows(db, method, linked_only=linked_only, lasers=lasers)
-    ]
+    return db.spectra(method=method, linked_only=linked_only, laser_nm=lasers)
 
 
 @dataclass(frozen=True)
@@ -255,7 +205,10 @@ def build_dataset(
         def transform(X: np.ndarray, grid: np.ndarray) -> np.ndarray:
             return rest.transform(X) if len(rest.steps) else X
 
-    rows = _rows(db, spec.method, lasers=spec.lasers)
+    # Species-linked spectra only: a spectrum linked to a group (species left open) has no
+    # species label to learn.
+    stored = db.spectra_arrays(method=spec.method, laser_nm=spec.lasers, linked_only=True)
+    rows = list(zip(stored.axes, stored.intensities, stored.metadata, strict=True))
     counts = Counter(meta["mineral"] for _, _, meta in rows)
     keep = [r for r in rows if counts[r[2]["mineral"]] >= spec.min_spectra_per_mineral]
     if not keep:
@@ -270,8 +223,6 @@ def build_dataset(
     if transform is not None:
         X = np.asarray(transform(X, grid), dtype=np.float64)
     metas = [meta for _, _, meta in keep]
-    for meta in metas:
-        meta.pop("unit", None)
     y = np.array([m["mineral"] for m in metas], dtype=object)
     groups = np.array([m["group"] for m in metas], dtype=object)
     digest = hashlib.sha256()

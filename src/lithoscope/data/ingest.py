@@ -5,13 +5,18 @@ Two kinds of source:
 * ``rruff-ima``: the RRUFF IMA mineral list. Every IMA species not yet in MinDB is added (marked
   ``curated=False``; the curated files stay the authority for the species they hold), so that
   reference spectra of any mineral can be linked to it.
+  The RamanLab copy of the export stops at 'Zugshunstite-(Ce)'; the species after it are taken
+  from the unmodified 2022-02-28 export.
 * ``rruff-raman``, ``rruff-ir`` (or a path to a RRUFF zip or folder): every spectrum is parsed,
-  linked to its mineral by IMA name (``##NAMES``, through MinDB's aliases and a RRUFF-spelling
-  key that ignores punctuation, so ``AgarditeY`` finds ``Agardite-(Y)``), deduplicated by the
-  sha256 of the file, given its RRUFF ID from the header, and its ``##MEASURED CHEMISTRY`` parsed.
+  deduplicated by the sha256 of the file, given its RRUFF ID from the header, its
+  ``##MEASURED CHEMISTRY`` parsed, and stored with `MinDB.add_spectra`, which links its label
+  (``##NAMES``) to a species, to a group with the species left open (``Tourmaline``), or to
+  nothing, with the reason (see `lithoscope.mindb.labels` and ``curated/renames.csv``).
 
 Everything a run adds is written in one transaction: an interrupted ingest leaves MinDB as it was.
-Re-running ingests nothing twice.
+Re-running ingests nothing twice, and links again the stored spectra that are not linked to a
+species (after a new IMA list or new curated renames); the report lists every label that stays
+unlinked and why.
 """
 
 from __future__ import annotations
@@ -19,47 +24,41 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import warnings
 import zipfile
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from lithoscope.errors import FormulaError, InputError
-from lithoscope.mindb.build import attach_derived, formula_fields
 from lithoscope.mindb.chemistry import parse_formula
-from lithoscope.mindb.db import transaction
-from lithoscope.mindb.models import (
-    Alias,
-    Mineral,
-    Reference,
-)
-from lithoscope.mindb.models import (
-    Spectrum as SpectrumRow,
-)
+from lithoscope.mindb.labels import base_sample_id, compact_key
 from lithoscope.mindb.names import name_key
-from lithoscope.mindb.queries import MinDB
-from lithoscope.mindb.references import citation_key
+from lithoscope.mindb.queries import MinDB, NewMineral
 from lithoscope.spectra.io import SpectrumFileError, SpectrumWarning, parse_spectrum
 from lithoscope.spectra.io._common import decode
+from lithoscope.spectra.spectrum import Spectrum
 
-__all__ = ["IngestReport", "compact_key", "ingest", "ingest_ima", "ingest_spectra"]
+__all__ = [
+    "IngestReport",
+    "base_sample_id",
+    "compact_key",
+    "ingest",
+    "ingest_ima",
+    "ingest_spectra",
+]
 
 RRUFF_CITATION = (
     "Lafuente B., Downs R.T., Yang H., Stone N. (2015) The power of databases: the RRUFF "
     "project. In: Highlights in Mineralogical Crystallography, Armbruster T., Danisi R.M. (eds.), "
     "De Gruyter, Berlin, 1-30; https://rruff.info"
 )
-_BASE_ID = re.compile(r"[RX]\d{6}")
 _IMA_FILE = "rruff/ima/RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv"
+# The unmodified RRUFF export of 2022-02-28: completes the RamanLab copy, which is cut short.
+_IMA_COMPLEMENT = "rruff/ima/RRUFF_Export_20220228_102415.csv"
 _SPECTRA_SOURCES = {
     "rruff-raman": "rruff/raman/excellent_unoriented.zip",
     "rruff-ir": "rruff/infrared/Processed.zip",
@@ -77,22 +76,14 @@ _CRYSTAL_SYSTEMS = {
 }
 
 
-def compact_key(name: str) -> str:
-    """Name key without punctuation or spaces: RRUFF file names drop both (``AgarditeY``)."""
-    return re.sub(r"[^0-9a-z]", "", name_key(name))
-
-
-def base_sample_id(sample_id: str | None) -> str | None:
-    """RRUFF sample id without suffixes (``R040063-1`` -> ``R040063``), the grouping key."""
-    if not sample_id:
-        return None
-    match = _BASE_ID.search(sample_id)
-    return match.group(0) if match else sample_id
-
-
 @dataclass
 class IngestReport:
-    """What an ingest run did."""
+    """What an ingest run did.
+
+    ``unmatched`` counts, per label, the spectra of this run that link to no species or group;
+    ``links`` describes the whole database after the run: spectra linked to species, to
+    groups, and every unlinked label with its number of spectra and the reason.
+    """
 
     source: str
     files: int = 0
@@ -102,10 +93,12 @@ class IngestReport:
     minerals_added: int = 0
     failed: list[dict[str, str]] = field(default_factory=list)
     unmatched: dict[str, int] = field(default_factory=dict)
+    linked_to_groups: int = 0
     conflicts: dict[str, list[str]] = field(default_factory=dict)
     chemistry_parsed: int = 0
     chemistry_unparsed: int = 0
     warnings: list[str] = field(default_factory=list)
+    links: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +109,7 @@ class IngestReport:
             "already_present": self.already_present,
             "minerals_added": self.minerals_added,
             "unmatched_names": dict(sorted(self.unmatched.items())),
+            "linked_to_groups": self.linked_to_groups,
             "conflicts": dict(sorted(self.conflicts.items())),
             "failed": self.failed,
             "measured_chemistry": {
@@ -123,6 +117,7 @@ class IngestReport:
                 "unparsed": self.chemistry_unparsed,
             },
             "warnings": self.warnings,
+            "links": self.links,
         }
 
 
@@ -137,13 +132,12 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
-def _reference(session: Session, citation: str) -> Reference:
-    key = citation_key(citation)
-    ref = session.scalar(select(Reference).where(Reference.citation_key == key))
-    if ref is None:
-        ref = Reference(citation=citation, citation_key=key, doi=None, url="https://rruff.info")
-        session.add(ref)
-    return ref
+def _check_curated(db: MinDB, report: IngestReport) -> None:
+    if not db.curated_is_current():
+        report.warnings.append(
+            "MinDB's curated content (names, groups, renames) is older than this lithoscope's "
+            "or was never built; run 'lithoscope db build' and ingest again to link all labels"
+        )
 
 
 # ---------------------------------------------------------------------------------- IMA list
@@ -154,9 +148,7 @@ def _first(value: str | None) -> str | None:
     return first or None
 
 
-def ingest_ima(db: MinDB, path: Path, *, progress: bool = True) -> IngestReport:
-    """Add the IMA species of a RRUFF IMA export that MinDB does not hold yet."""
-    report = IngestReport(source=str(path))
+def _read_export(path: Path) -> list[dict[str, str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -164,61 +156,97 @@ def ingest_ima(db: MinDB, path: Path, *, progress: bool = True) -> IngestReport:
     rows = list(csv.DictReader(io.StringIO(text)))
     if not rows or "Mineral Name" not in rows[0]:
         raise InputError(f"{path}: not a RRUFF IMA export (no 'Mineral Name' column)")
-    with transaction(db.session_factory) as session, _progress(progress) as bar:
-        task = bar.add_task("IMA species", total=len(rows))
-        known = set(session.scalars(select(Mineral.name_key)))
-        ref = _reference(session, RRUFF_CITATION + " (IMA mineral list export)")
-        for line, row in enumerate(rows, start=2):
-            bar.advance(task)
-            report.files += 1
-            name = (row.get("Mineral Name (plain)") or row.get("Mineral Name") or "").strip()
-            key = name_key(name)
-            if not name or key in known:
-                report.already_present += bool(name)
-                continue
-            # The IMA formula as published; where it is malformed in the export, the RRUFF one.
-            candidates = [
-                (row.get(col) or "").strip()
-                for col in ("IMA Chemistry (plain)", "RRUFF Chemistry (concise)")
-            ]
-            formula = None
-            errors = []
-            for formula_text in (c for c in candidates if c):
-                try:
-                    formula = parse_formula(formula_text)
-                    break
-                except FormulaError as exc:
-                    errors.append(str(exc))
-            if formula is None:
-                reason = "; ".join(errors) or "no formula"
-                report.failed.append({"file": f"{path.name}:{line}", "reason": f"{name}: {reason}"})
-                continue
-            system = _first(row.get("Crystal System") or row.get("Crystal Systems"))
-            system = system.lower() if system else None
-            if system == "isometric":
-                system = "cubic"
-            if system not in _CRYSTAL_SYSTEMS:
-                system = None
-            space_group = _first(row.get("Space Group") or row.get("Space Groups"))
-            group = (row.get("Structural Groupname") or "").strip()
-            mineral = Mineral(
-                name=name,
-                name_key=key,
-                formula=formula_text,
-                **formula_fields(formula),
-                crystal_system=system,
-                space_group=space_group,
-                structural_group=None if group in ("", "Not in a structural group") else group,
-                ima_number=(row.get("IMA Number") or "").strip() or None,
-                ima_status="Approved",
-                curated=False,
-                reference=ref,
-            )
-            attach_derived(mineral, formula)
-            session.add(mineral)
-            known.add(key)
-            report.minerals_added += 1
+    return rows
+
+
+def _ima_species(
+    rows: list[tuple[str, int, dict[str, str]]], report: IngestReport, bar: Progress
+) -> Iterator[NewMineral]:
+    task = bar.add_task("IMA species", total=len(rows))
+    for file, line, row in rows:
+        bar.advance(task)
+        report.files += 1
+        name = (row.get("Mineral Name (plain)") or row.get("Mineral Name") or "").strip()
+        if not name:
+            continue
+        # The IMA formula as published; where it is malformed in the export, the RRUFF one.
+        candidates = [
+            (row.get(col) or "").strip()
+            for col in ("IMA Chemistry (plain)", "RRUFF Chemistry (concise)")
+        ]
+        formula = None
+        errors = []
+        formula_text = ""
+        for formula_text in (c for c in candidates if c):
+            try:
+                formula = parse_formula(formula_text)
+                break
+            except FormulaError as exc:
+                errors.append(str(exc))
+        if formula is None:
+            reason = "; ".join(errors) or "no formula"
+            report.failed.append({"file": f"{file}:{line}", "reason": f"{name}: {reason}"})
+            continue
+        system = _first(row.get("Crystal System") or row.get("Crystal Systems"))
+        system = system.lower() if system else None
+        if system == "isometric":
+            system = "cubic"
+        if system not in _CRYSTAL_SYSTEMS:
+            system = None
+        group = (row.get("Structural Groupname") or "").strip()
+        yield NewMineral(
+            name=name,
+            formula_text=formula_text,
+            formula=formula,
+            crystal_system=system,
+            space_group=_first(row.get("Space Group") or row.get("Space Groups")),
+            structural_group=None if group in ("", "Not in a structural group") else group,
+            ima_number=(row.get("IMA Number") or "").strip() or None,
+            ima_status="Approved",
+        )
+
+
+def ingest_ima(
+    db: MinDB, path: Path, *, complement: Path | None = None, progress: bool = True
+) -> IngestReport:
+    """Add the IMA species of a RRUFF IMA export that MinDB does not hold yet.
+
+    Parameters
+    ----------
+    db : MinDB
+    path : Path
+        A RRUFF IMA export (CSV with 'Mineral Name').
+    complement : Path, optional
+        An older, complete export: its species whose names sort after the last name of
+        ``path`` are added too (the RamanLab copy of the export is cut short after
+        'Zugshunstite-(Ce)').
+
+    Afterwards the stored spectra not linked to a species are linked again.
+    """
+    report = IngestReport(source=str(path))
+    _check_curated(db, report)
+    rows = [(path.name, i, row) for i, row in enumerate(_read_export(path), start=2)]
+    if complement is not None:
+        last = max(_plain_name(row) for _, _, row in rows)
+        rows += [
+            (complement.name, i, row)
+            for i, row in enumerate(_read_export(complement), start=2)
+            if _plain_name(row) > last
+        ]
+    with _progress(progress) as bar:
+        added, present = db.add_minerals(
+            _ima_species(rows, report, bar),
+            citation=RRUFF_CITATION + " (IMA mineral list export)",
+            url="https://rruff.info",
+        )
+    report.minerals_added = len(added)
+    report.already_present = present
+    report.links = db.link_spectra().to_dict()
     return report
+
+
+def _plain_name(row: dict[str, str]) -> str:
+    return name_key(row.get("Mineral Name (plain)") or row.get("Mineral Name") or "")
 
 
 # ---------------------------------------------------------------------------------- spectra
@@ -248,33 +276,46 @@ def _count_files(path: Path) -> int | None:
     return None
 
 
-class _Linker:
-    """Finds the MinDB mineral of a spectrum label."""
-
-    def __init__(self, session: Session) -> None:
-        self.by_key: dict[str, int] = {}
-        self.by_compact: dict[str, int] = {}
-        for mid, key in session.execute(select(Mineral.id, Mineral.name_key)):
-            self.by_key[key] = mid
-            self.by_compact.setdefault(compact_key(key), mid)
-        for alias_key, mid in session.execute(
-            select(Alias.alias_key, Alias.mineral_id).where(Alias.mineral_id.is_not(None))
-        ):
-            self.by_key.setdefault(alias_key, mid)
-
-    def find(self, label: str | None, filename: str) -> int | None:
-        candidates = []
-        if label:
-            candidates += [label, *label.split(",")]
-        candidates.append(filename.split("__")[0])
-        for candidate in candidates:
-            key = name_key(candidate)
-            if key in self.by_key:
-                return self.by_key[key]
-            compact = compact_key(candidate)
-            if compact in self.by_compact:
-                return self.by_compact[compact]
-        return None
+def _parsed_files(
+    path: Path, present: set[str], report: IngestReport, bar: Progress
+) -> Iterator[Spectrum]:
+    """Parsed spectra of the files not stored yet, with their file checksum and label."""
+    task = bar.add_task(f"Ingesting {path.name}", total=_count_files(path))
+    seen: set[str] = set()
+    for display, bare, data in iter_spectrum_files(path):
+        bar.advance(task)
+        report.files += 1
+        checksum = hashlib.sha256(data).hexdigest()
+        if checksum in present:
+            report.already_present += 1
+            continue
+        if checksum in seen:
+            report.duplicates += 1
+            continue
+        seen.add(checksum)
+        try:
+            text = decode(data, display)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", SpectrumWarning)
+                spectrum = parse_spectrum(text, display)
+            report.warnings.extend(str(w.message) for w in caught)
+        except SpectrumFileError as exc:
+            report.failed.append({"file": display, "reason": str(exc)})
+            continue
+        meta = spectrum.metadata  # this run's own object: completed in place
+        meta["checksum"] = checksum
+        meta["file"] = bare
+        meta["mineral"] = meta.get("mineral") or bare.split("__")[0]
+        measured = meta.get("measured_chemistry")
+        if measured:
+            try:
+                parsed = parse_formula(measured)
+                meta["measured_composition"] = {el: round(n, 5) for el, n in parsed.amounts.items()}
+                report.chemistry_parsed += 1
+            except FormulaError as exc:
+                meta["measured_chemistry_error"] = str(exc)
+                report.chemistry_unparsed += 1
+        yield spectrum
 
 
 def ingest_spectra(
@@ -301,93 +342,21 @@ def ingest_spectra(
         Called with the running count after each stored spectrum (tests use it to interrupt).
     """
     report = IngestReport(source=str(path))
-    source = source_name or f"RRUFF {path.name}"
-    with transaction(db.session_factory) as session, _progress(progress) as bar:
-        task = bar.add_task(f"Ingesting {path.name}", total=_count_files(path))
-        linker = _Linker(session)
-        present = set(session.scalars(select(SpectrumRow.checksum)))
-        names_by_id: dict[str, set[str]] = defaultdict(set)
-        for sid, label in session.execute(select(SpectrumRow.sample_id, SpectrumRow.label)):
-            if sid:
-                names_by_id[base_sample_id(sid)].add(label)
-        seen: set[str] = set()
-        new_ids: dict[str, list[SpectrumRow]] = defaultdict(list)
-        for display, bare, data in iter_spectrum_files(path):
-            bar.advance(task)
-            report.files += 1
-            checksum = hashlib.sha256(data).hexdigest()
-            if checksum in present:
-                report.already_present += 1
-                continue
-            if checksum in seen:
-                report.duplicates += 1
-                continue
-            seen.add(checksum)
-            try:
-                text = decode(data, display)
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always", SpectrumWarning)
-                    spectrum = parse_spectrum(text, display)
-                report.warnings.extend(str(w.message) for w in caught)
-            except SpectrumFileError as exc:
-                report.failed.append({"file": display, "reason": str(exc)})
-                continue
-            meta = dict(spectrum.metadata)
-            label = meta.get("mineral") or bare.split("__")[0]
-            mineral_id = linker.find(meta.get("mineral"), bare)
-            if mineral_id is None:
-                report.unmatched[label] = report.unmatched.get(label, 0) + 1
-            extra: dict[str, Any] = {
-                k: v
-                for k, v in meta.items()
-                if k not in {"mineral", "sample_id", "laser_nm", "file", "measured_chemistry"}
-                and v is not None
-            }
-            measured = meta.get("measured_chemistry")
-            if measured:
-                try:
-                    parsed = parse_formula(measured)
-                    extra["measured_composition"] = {
-                        el: round(n, 5) for el, n in parsed.amounts.items()
-                    }
-                    report.chemistry_parsed += 1
-                except FormulaError as exc:
-                    extra["measured_chemistry_error"] = str(exc)
-                    report.chemistry_unparsed += 1
-            sample_id = meta.get("sample_id")
-            row = SpectrumRow(
-                mineral_id=mineral_id,
-                label=label,
-                method=spectrum.method,
-                axis_unit=spectrum.unit.value,
-                axis=spectrum.axis.astype("<f8").tobytes(),
-                intensities=spectrum.intensities.astype("<f8").tobytes(),
-                n_points=spectrum.n_points,
-                axis_min=float(spectrum.axis[0]),
-                axis_max=float(spectrum.axis[-1]),
-                laser_nm=meta.get("laser_nm"),
-                sample_id=sample_id,
-                source=source,
-                filename=bare,
-                checksum=checksum,
-                measured_chemistry=measured,
-                extra=extra,
-            )
-            session.add(row)
-            report.ingested += 1
-            if sample_id:
-                base = base_sample_id(sample_id)
-                names_by_id[base].add(label)
-                new_ids[base].append(row)
-            if on_spectrum is not None:
-                on_spectrum(report.ingested)
-            if report.ingested % 500 == 0:
-                session.flush()
-        for base, labels in names_by_id.items():
-            if len(labels) > 1:
-                report.conflicts[base] = sorted(labels)
-                for row in new_ids.get(base, []):
-                    row.extra = {**row.extra, "label_conflict": sorted(labels)}
+    _check_curated(db, report)
+    present = db.spectrum_checksums()
+    with _progress(progress) as bar:
+        stored = db.add_spectra(
+            _parsed_files(path, present, report, bar),
+            source=source_name or f"RRUFF {path.name}",
+            relink=True,
+            on_spectrum=on_spectrum,
+        )
+    report.ingested = stored.added
+    report.already_present += stored.already_present
+    report.unmatched = stored.unlinked
+    report.linked_to_groups = stored.linked_to_groups
+    report.conflicts = stored.conflicts
+    report.links = stored.links.to_dict() if stored.links is not None else {}
     return report
 
 
@@ -409,7 +378,12 @@ def ingest(
     if source == "rruff-ima":
         from lithoscope.data.fetch import local_path
 
-        return ingest_ima(db, local_path("rruff-ima", _IMA_FILE, mirror=mirror), progress=progress)
+        return ingest_ima(
+            db,
+            local_path("rruff-ima", _IMA_FILE, mirror=mirror),
+            complement=local_path("rruff-ima", _IMA_COMPLEMENT, mirror=mirror),
+            progress=progress,
+        )
     if source in _SPECTRA_SOURCES:
         from lithoscope.data.fetch import local_path
 
@@ -417,11 +391,3 @@ def ingest(
         return ingest_spectra(db, path, source_name=f"RRUFF {Path(path).name}", progress=progress)
     valid = ", ".join(["rruff-ima", *_SPECTRA_SOURCES])
     raise InputError(f"source {source!r} is neither a file or folder nor one of: {valid}")
-
-
-def spectrum_arrays(row: SpectrumRow) -> tuple[np.ndarray, np.ndarray]:
-    """Axis and intensities of a stored spectrum."""
-    return (
-        np.frombuffer(row.axis, dtype="<f8").astype(np.float64),
-        np.frombuffer(row.intensities, dtype="<f8").astype(np.float64),
-    )

@@ -274,40 +274,7 @@ def mineral_spectra(
     list of Spectrum
         Empty when MinDB holds no spectrum of that mineral and method.
     """
-    from sqlalchemy import select
-
-    from lithoscope.methods import Method
-    from lithoscope.mindb.models import Mineral
-    from lithoscope.mindb.models import Spectrum as Row
-    from lithoscope.spectra.spectrum import Spectrum
-
-    try:
-        m = Method(str(method).lower())
-    except ValueError:
-        valid = ", ".join(v.value for v in Method)
-        raise InputError(f"method {method!r} is not one of {valid}") from None
-    query = (
-        select(Row.axis, Row.intensities, Row.axis_unit, Row.sample_id, Row.laser_nm, Row.id)
-        .join(Mineral, Row.mineral_id == Mineral.id)
-        .where(Mineral.name == mineral, Row.method == m)
-        .order_by(Row.id)
-    )
-    if lasers:
-        query = query.where(Row.laser_nm.in_([float(v) for v in lasers]))
-    if limit is not None:
-        query = query.limit(int(limit))
-    with db.session() as s:
-        rows = s.execute(query).all()
-    return [
-        Spectrum(
-            np.frombuffer(axis, dtype="<f8"),
-            np.frombuffer(y, dtype="<f8"),
-            m,
-            unit,
-            {"mineral": mineral, "sample_id": sample, "laser_nm": laser, "spectrum_id": sid},
-        )
-        for axis, y, unit, sample, laser, sid in rows
-    ]
+    return db.spectra(method=method, minerals=[mineral], laser_nm=lasers, limit=limit)
 
 
 class BandCache:

@@ -23,6 +23,7 @@ from lithoscope.errors import CuratedDataError, FormulaError
 from lithoscope.mindb.chemistry import Formula, mineral_class, parse_formula
 from lithoscope.mindb.db import transaction
 from lithoscope.mindb.detectability import derive_detectability
+from lithoscope.mindb.labels import LINKING_KINDS, UNLINKED_KINDS, link_spectra
 from lithoscope.mindb.models import (
     Abundance,
     Alias,
@@ -37,6 +38,7 @@ from lithoscope.mindb.models import (
     MineralGroup,
     Occurrence,
     Reference,
+    Rename,
 )
 from lithoscope.mindb.names import name_key
 from lithoscope.mindb.references import citation_key, extract_doi, extract_url
@@ -47,6 +49,7 @@ __all__ = [
     "CuratedContent",
     "attach_derived",
     "build",
+    "curated_is_current",
     "formula_fields",
     "read_curated",
 ]
@@ -55,7 +58,7 @@ CURATED_DIR = Path(__file__).resolve().parent / "curated"
 
 # Bump when the way rows are turned into database content changes, so that an unchanged set of
 # curated files is still rebuilt.
-BUILD_LOGIC_VERSION = "1"
+BUILD_LOGIC_VERSION = "2"
 
 CRYSTAL_SYSTEMS = frozenset(
     {
@@ -69,6 +72,7 @@ CRYSTAL_SYSTEMS = frozenset(
         "amorphous",
     }
 )
+RENAME_KINDS = LINKING_KINDS | UNLINKED_KINDS
 ALIAS_KINDS = frozenset(
     {"group", "variety", "discredited", "intermediate", "spelling", "not_a_mineral", "class"}
 )
@@ -96,6 +100,7 @@ _COLUMNS = {
         "source",
         "note",
     ),
+    "renames.csv": ("label", "sample_id", "target", "kind", "source", "note"),
 }
 
 
@@ -138,6 +143,8 @@ class CuratedContent:
     groups: dict[str, tuple[str, list[tuple[str, str]]]]
     aliases: list[tuple[str, str, str | None, str | None, str]]
     occurrences: list[_Row]
+    renames: list[_Row] = field(default_factory=list)
+    open_groups: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -153,6 +160,8 @@ class BuildReport:
     aliases: int = 0
     occurrences: int = 0
     references: int = 0
+    renames: int = 0
+    links: dict[str, object] = field(default_factory=dict)
     checksum: str = ""
     by_body: dict[str, int] = field(default_factory=dict)
 
@@ -165,7 +174,7 @@ def _read_csv(folder: Path, name: str) -> Iterator[_Row]:
     if not path.is_file():
         raise CuratedDataError(
             f"{path}: curated file missing; restore it from the repository or pass the folder "
-            "that holds minerals.csv, groups.csv, aliases.csv and occurrences.csv"
+            "that holds minerals.csv, groups.csv, aliases.csv, occurrences.csv and renames.csv"
         )
     expected = _COLUMNS[name]
     try:
@@ -337,7 +346,63 @@ def read_curated(folder: Path | str | None = None) -> CuratedContent:
         row.require("source")
         occurrences.append(row)
 
-    return CuratedContent(folder, _checksum(folder), minerals, groups, aliases, occurrences)
+    renames, open_groups = _read_renames(folder, minerals, groups)
+    return CuratedContent(
+        folder, _checksum(folder), minerals, groups, aliases, occurrences, renames, open_groups
+    )
+
+
+def _read_renames(
+    folder: Path,
+    minerals: dict[str, CuratedMineral],
+    groups: dict[str, tuple[str, list[tuple[str, str]]]],
+) -> tuple[list[_Row], dict[str, str]]:
+    """Rows of ``renames.csv`` and the groups its ``group`` rows name that groups.csv lacks."""
+    rows: list[_Row] = []
+    open_groups: dict[str, str] = {}
+    seen: dict[tuple[str, str | None], str] = {}
+    for row in _read_csv(folder, "renames.csv"):
+        label = row.require("label")
+        kind = row.require("kind")
+        row.require("source")
+        target = row.get("target")
+        if kind not in RENAME_KINDS:
+            raise CuratedDataError(
+                f"{row.where()}: kind {kind!r} is not one of {', '.join(sorted(RENAME_KINDS))}"
+            )
+        identity = (name_key(label), row.get("sample_id"))
+        if identity in seen:
+            raise CuratedDataError(
+                f"{row.where()}: label {label!r} already has a row at {seen[identity]}"
+            )
+        seen[identity] = row.where()
+        if row.get("sample_id") is None and name_key(label) in minerals:
+            raise CuratedDataError(
+                f"{row.where()}: {label!r} is a species in minerals.csv; remove the rename row"
+            )
+        if kind in LINKING_KINDS and target is None:
+            raise CuratedDataError(
+                f"{row.where()}: kind {kind} needs a target (the current species or group)"
+            )
+        if kind in UNLINKED_KINDS:
+            if target is not None:
+                raise CuratedDataError(
+                    f"{row.where()}: kind {kind} leaves the label unlinked; empty the target "
+                    "or use kind renamed, discredited or group"
+                )
+            if row.get("note") is None:
+                raise CuratedDataError(
+                    f"{row.where()}: kind {kind} needs a note saying why the label stays unlinked"
+                )
+        if kind == "group" and target is not None:
+            if name_key(target) in minerals:
+                raise CuratedDataError(
+                    f"{row.where()}: group target {target!r} is a species name; use kind renamed"
+                )
+            if name_key(target) not in groups:
+                open_groups.setdefault(name_key(target), target)
+        rows.append(row)
+    return rows, open_groups
 
 
 class _References:
@@ -444,11 +509,16 @@ def _write(session: Session, content: CuratedContent, report: BuildReport) -> No
                     group=group, mineral=by_key[name_key(member)], reference=refs.get(source)
                 )
             )
+    for key, name in content.open_groups.items():
+        # Groups named only by renames.csv: their species are left open (no members).
+        if key not in groups:
+            groups[key] = MineralGroup(name=name, name_key=key)
+            session.add(groups[key])
     for key, group in list(groups.items()):
-        if key not in content.groups:
+        if key not in content.groups and key not in content.open_groups:
             session.delete(group)
             del groups[key]
-    report.groups = len(content.groups)
+    report.groups = len(content.groups) + len(content.open_groups)
 
     for alias, kind, mineral_name, group_name, source in content.aliases:
         session.add(
@@ -462,6 +532,21 @@ def _write(session: Session, content: CuratedContent, report: BuildReport) -> No
             )
         )
     report.aliases = len(content.aliases)
+
+    session.execute(delete(Rename))
+    for row in content.renames:
+        session.add(
+            Rename(
+                label=row.require("label"),
+                label_key=name_key(row.require("label")),
+                sample_id=row.get("sample_id"),
+                kind=row.require("kind"),
+                target=row.get("target"),
+                note=row.get("note"),
+                reference=refs.get(row.require("source")),
+            )
+        )
+    report.renames = len(content.renames)
 
     seen: set[tuple[str, ...]] = set()
     for row in content.occurrences:
@@ -492,6 +577,8 @@ def _write(session: Session, content: CuratedContent, report: BuildReport) -> No
     report.occurrences = len(seen)
     report.references = len(refs.used)
     session.flush()
+    # Curated names changed: stored spectra without a species link are linked again.
+    report.links = link_spectra(session).to_dict()
 
 
 def _set_meta(session: Session, key: str, value: str) -> None:
@@ -500,6 +587,21 @@ def _set_meta(session: Session, key: str, value: str) -> None:
         session.add(Meta(key=key, value=value))
     else:
         meta.value = value
+
+
+def curated_is_current(factory: sessionmaker[Session]) -> bool:
+    """Whether MinDB was last built from the packaged curated files as they are now.
+
+    A build from another folder counts as current (the curator chose it).
+    """
+    with factory() as session:
+        stored = session.get(Meta, "curated_checksum")
+        folder = session.get(Meta, "curated_folder")
+    if stored is None:
+        return False
+    if folder is not None and Path(folder.value) != CURATED_DIR:
+        return True
+    return stored.value == _checksum(CURATED_DIR)
 
 
 def build(

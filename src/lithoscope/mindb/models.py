@@ -47,6 +47,7 @@ __all__ = [
     "MineralGroup",
     "Occurrence",
     "Reference",
+    "Rename",
     "Spectrum",
 ]
 
@@ -252,14 +253,45 @@ class Occurrence(Base):
     )
 
 
+class Rename(Base):
+    """How a spectrum label that is not a current species name links to MinDB.
+
+    Loaded from ``curated/renames.csv``. ``target`` is a name resolved when spectra are linked
+    (a species added later by the IMA list ingest counts): a species for ``renamed`` and
+    ``discredited`` rows, a group for ``group`` rows, empty for labels that stay unlinked
+    (synthetic compounds, glasses, 'unknown'...), whose reason is ``note``. A row with a
+    ``sample_id`` applies to that RRUFF sample only and wins over the row without one.
+    """
+
+    __tablename__ = "renames"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    label: Mapped[str] = mapped_column(String(200), nullable=False)
+    label_key: Mapped[str] = mapped_column(String(200), nullable=False, index=True)
+    sample_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    target: Mapped[str | None] = mapped_column(String(160))
+    note: Mapped[str | None] = mapped_column(Text)
+    reference_id: Mapped[int] = mapped_column(ForeignKey("references.id"), nullable=False)
+
+    reference: Mapped[Reference] = relationship()
+
+
 class Spectrum(Base):
-    """A reference spectrum; axis and intensities are little-endian float64 bytes."""
+    """A reference spectrum; axis and intensities are encoded by `lithoscope.mindb.arrays`.
+
+    A spectrum links to a species (``mineral_id``), to a group with the species left open
+    (``group_id``: labels such as 'Tourmaline'), or to nothing; never to both.
+    """
 
     __tablename__ = "spectra"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mineral_id: Mapped[int | None] = mapped_column(
         ForeignKey("minerals.id", ondelete="SET NULL"), index=True
+    )
+    group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("mineral_groups.id", ondelete="SET NULL"), index=True
     )
     label: Mapped[str] = mapped_column(String(200), nullable=False)
     method: Mapped[Method] = mapped_column(_enum(Method, "method"), nullable=False, index=True)
@@ -281,6 +313,11 @@ class Spectrum(Base):
     )
 
     mineral: Mapped[Mineral | None] = relationship()
+    group: Mapped[MineralGroup | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("mineral_id IS NULL OR group_id IS NULL", name="spectrum_species_or_group"),
+    )
 
 
 class Detectability(Base):

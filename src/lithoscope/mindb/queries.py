@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import periodictable
 from sqlalchemy import Engine, distinct, func, select
@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lithoscope.errors import InputError
 from lithoscope.mindb import build as _build
+from lithoscope.mindb import store as _store
 from lithoscope.mindb.chemistry import parse_formula
-from lithoscope.mindb.db import head_revision, safe_url
+from lithoscope.mindb.db import head_revision, safe_url, transaction
+from lithoscope.mindb.labels import LinkReport, link_spectra
 from lithoscope.mindb.models import (
     Alias,
     Body,
@@ -29,8 +31,13 @@ from lithoscope.mindb.models import (
     Spectrum,
 )
 from lithoscope.mindb.names import name_key
+from lithoscope.mindb.store import NewMineral, SpectraReport, StoredSpectra
 
-__all__ = ["MinDB", "MineralNotFound"]
+if TYPE_CHECKING:
+    from lithoscope.methods import Method as MethodName
+    from lithoscope.spectra.spectrum import Spectrum as SpectrumData
+
+__all__ = ["MinDB", "MineralNotFound", "NewMineral", "SpectraReport", "StoredSpectra"]
 
 
 class MineralNotFound(InputError, LookupError):
@@ -92,6 +99,167 @@ class MinDB:
         report = _build.build(self.session_factory, folder, force=force)
         report.by_body = self.species_by_body()
         return report
+
+    # ------------------------------------------------------------------ spectra
+    def spectra(
+        self,
+        *,
+        method: MethodName | str | None = None,
+        minerals: str | Iterable[str] | None = None,
+        source: str | Iterable[str] | None = None,
+        laser_nm: float | Iterable[float] | None = None,
+        sample_ids: str | Iterable[str] | None = None,
+        ids: int | Iterable[int] | None = None,
+        linked_only: bool = False,
+        limit: int | None = None,
+    ) -> list[SpectrumData]:
+        """Stored spectra matching every given filter, oldest first.
+
+        Parameters
+        ----------
+        method : str, optional
+            raman, ir, libs, vnir or xrd.
+        minerals : str or iterable of str, optional
+            Species or group names (case and accents ignored): spectra linked to them.
+        source : str or iterable of str, optional
+            Exact ``source`` of the spectra (``'RRUFF excellent_unoriented.zip'``,
+            ``'lithoscope learn (user spectra)'``).
+        laser_nm : float or iterable of float, optional
+            Raman laser wavelength(s) in nm.
+        sample_ids : str or iterable of str, optional
+            Sample ids as stored (RRUFF ``##RRUFFID``).
+        ids : int or iterable of int, optional
+            MinDB spectrum ids.
+        linked_only : bool, default=False
+            Only spectra linked to a species (not those linked to a group only, nor unlinked
+            ones): what species training uses.
+        limit : int, optional
+            At most this many.
+
+        Returns
+        -------
+        list of Spectrum
+            Metadata: ``spectrum_id``, ``mineral`` (the linked species or group, else the
+            label), ``link`` ('mineral', 'group' or None), ``label``, ``sample_id``, ``group``
+            (sample id without suffixes, the grouping key of splits), ``laser_nm``,
+            ``checksum``, ``file``, ``source``, ``measured_chemistry``.
+
+        Raises
+        ------
+        InputError
+            For an unknown method or laser values that are not numbers.
+
+        See Also
+        --------
+        spectra_arrays : the same without building `Spectrum` objects (5,000 spectra in a
+            fraction of the time; what dataset building uses).
+        """
+        return self.spectra_arrays(
+            method=method,
+            minerals=minerals,
+            source=source,
+            laser_nm=laser_nm,
+            sample_ids=sample_ids,
+            ids=ids,
+            linked_only=linked_only,
+            limit=limit,
+        ).to_spectra()
+
+    def spectra_arrays(
+        self,
+        *,
+        method: MethodName | str | None = None,
+        minerals: str | Iterable[str] | None = None,
+        source: str | Iterable[str] | None = None,
+        laser_nm: float | Iterable[float] | None = None,
+        sample_ids: str | Iterable[str] | None = None,
+        ids: int | Iterable[int] | None = None,
+        linked_only: bool = False,
+        limit: int | None = None,
+    ) -> StoredSpectra:
+        """`spectra` as read-only arrays and metadata dicts (no per-spectrum validation)."""
+        return _store.read_spectra(
+            self.session_factory,
+            method=method,
+            minerals=minerals,
+            source=source,
+            laser_nm=laser_nm,
+            sample_ids=sample_ids,
+            ids=ids,
+            linked_only=linked_only,
+            limit=limit,
+        )
+
+    def spectrum_checksums(self) -> set[str]:
+        """The checksum of every stored spectrum (what `add_spectra` deduplicates by)."""
+        return _store.stored_checksums(self.session_factory)
+
+    def add_spectra(
+        self,
+        spectra: Iterable[SpectrumData],
+        *,
+        source: str,
+        mineral: str | None = None,
+        relink: bool = False,
+        on_spectrum: Callable[[int], None] | None = None,
+    ) -> SpectraReport:
+        """Store spectra in one transaction: all of them, or none if anything fails.
+
+        Parameters
+        ----------
+        spectra : iterable of Spectrum
+            Consumed once, inside the transaction (a generator that parses files works).
+            Metadata used: ``checksum`` (the identity; default: the content checksum),
+            ``mineral`` (the label), ``sample_id``, ``laser_nm``, ``file``,
+            ``measured_chemistry``; other keys are kept as the spectrum's extra metadata.
+        source : str
+            Where they come from, stored with each spectrum.
+        mineral : str, optional
+            Link every spectrum to this species or group (it must be in MinDB); default:
+            link each by its label (see `lithoscope.mindb.labels`).
+        relink : bool, default=False
+            Afterwards link again every stored spectrum not linked to a species, and report
+            the links of the whole database (``report.links``).
+        on_spectrum : callable, optional
+            Called with the running count after each new spectrum.
+
+        Returns
+        -------
+        SpectraReport
+            Added, already present, duplicates in the input, links and, per label, what stays
+            unlinked and why; ``conflicts``: sample ids stored under several labels.
+
+        Raises
+        ------
+        MineralNotFound
+            ``mineral`` is not in MinDB.
+        """
+        return _store.add_spectra(
+            self.session_factory,
+            spectra,
+            source=source,
+            mineral=mineral,
+            relink=relink,
+            on_spectrum=on_spectrum,
+        )
+
+    def link_spectra(self) -> LinkReport:
+        """Link again every spectrum not linked to a species; the links of the whole database."""
+        with transaction(self.session_factory) as session:
+            return link_spectra(session)
+
+    def add_minerals(
+        self, minerals: Iterable[NewMineral], *, citation: str, url: str | None = None
+    ) -> tuple[list[str], int]:
+        """Add species MinDB lacks (``curated=False``), in one transaction.
+
+        Returns the names added and how many were already present.
+        """
+        return _store.add_minerals(self.session_factory, minerals, citation=citation, url=url)
+
+    def curated_is_current(self) -> bool:
+        """Whether MinDB was built from this lithoscope's curated files as they are now."""
+        return _build.curated_is_current(self.session_factory)
 
     # ------------------------------------------------------------------ summary
     def species_by_body(self) -> dict[str, int]:
