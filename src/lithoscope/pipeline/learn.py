@@ -9,17 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from lithoscope.errors import FormulaError, InputError
-from lithoscope.mindb.build import attach_derived, formula_fields
 from lithoscope.mindb.chemistry import parse_formula
-from lithoscope.mindb.db import transaction
-from lithoscope.mindb.models import Mineral, Reference
-from lithoscope.mindb.models import Spectrum as SpectrumRow
-from lithoscope.mindb.names import name_key
-from lithoscope.mindb.queries import MinDB, MineralNotFound
-from lithoscope.mindb.references import citation_key
+from lithoscope.mindb.queries import MinDB, MineralNotFound, NewMineral
 from lithoscope.pipeline.bundle import IdentificationModel
 from lithoscope.pipeline.identify import MIN_COVERAGE
 from lithoscope.pipeline.registry import ModelRef, Registry
@@ -62,22 +55,7 @@ def _ensure_mineral(db: MinDB, name: str, formula: str | None) -> tuple[str, boo
         except FormulaError as exc:
             raise InputError(f"--formula: {exc}") from None
         citation = f"added by 'lithoscope learn' on {dt.date.today().isoformat()} (user supplied)"
-        with transaction(db.session_factory) as s:
-            ref = s.scalar(
-                select(Reference).where(Reference.citation_key == citation_key(citation))
-            )
-            if ref is None:
-                ref = Reference(citation=citation, citation_key=citation_key(citation))
-            mineral = Mineral(
-                name=name.strip(),
-                name_key=name_key(name),
-                formula=formula,
-                **formula_fields(parsed),
-                curated=False,
-                reference=ref,
-            )
-            attach_derived(mineral, parsed)
-            s.add(mineral)
+        db.add_minerals([NewMineral(name.strip(), formula, parsed)], citation=citation)
         return name.strip(), True
     if kind != "mineral":
         raise InputError(f"{name!r} is a mineral group; give a species name to learn")
@@ -87,33 +65,15 @@ def _ensure_mineral(db: MinDB, name: str, formula: str | None) -> tuple[str, boo
 
 
 def _store_spectra(db: MinDB, mineral: str, spectra: list[Spectrum]) -> None:
-    with transaction(db.session_factory) as s:
-        mineral_id = s.scalar(select(Mineral.id).where(Mineral.name == mineral))
-        present = set(s.scalars(select(SpectrumRow.checksum)))
-        for sp in spectra:
-            digest = hashlib.sha256(f"learn:{sp.checksum()}".encode()).hexdigest()
-            if digest in present:
-                continue
-            s.add(
-                SpectrumRow(
-                    mineral_id=mineral_id,
-                    label=mineral,
-                    method=sp.method,
-                    axis_unit=sp.unit.value,
-                    axis=sp.axis.astype("<f8").tobytes(),
-                    intensities=sp.intensities.astype("<f8").tobytes(),
-                    n_points=sp.n_points,
-                    axis_min=float(sp.axis[0]),
-                    axis_max=float(sp.axis[-1]),
-                    laser_nm=sp.metadata.get("laser_nm"),
-                    sample_id=sp.metadata.get("sample_id"),
-                    source="lithoscope learn (user spectra)",
-                    filename=str(sp.metadata.get("file", "")).rsplit("/", 1)[-1] or None,
-                    checksum=digest,
-                    extra={},
-                )
-            )
-            present.add(digest)
+    # The "learn:" namespace keeps the identity of spectra stored by earlier versions.
+    tagged = [
+        sp.with_intensities(
+            sp.intensities,
+            checksum=hashlib.sha256(f"learn:{sp.checksum()}".encode()).hexdigest(),
+        )
+        for sp in spectra
+    ]
+    db.add_spectra(tagged, mineral=mineral, source="lithoscope learn (user spectra)")
 
 
 def _carry_calibration(part: Any, n_classes: int) -> None:
