@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from lithoscope.methods import AxisUnit, Method
 from lithoscope.spectra.io import (
     SpectrumFileError,
+    SpectrumWarning,
     detect_format,
     parse_spectra,
     parse_spectrum,
@@ -361,3 +362,76 @@ def test_real_instrument_difdup_file():
     corrupt = DUPDEC1.replace("4364G832", "4364G833")  # a y check value off by one
     with pytest.raises(SpectrumFileError, match="line 16: y check failed"):
         parse_spectrum(corrupt, "dupdec1.jdx")
+
+
+# Abscissa checks of (X++(Y..Y)) lines: what mature readers accept, what stays refused.
+
+
+def test_lines_following_deltax_read_on_the_firstx_lastx_grid_with_a_warning():
+    # 12 points, DELTAX 1: the lines sit at 100, 106; LASTX says 122 (spacing 2)
+    data = "100 1 2 3 4 5 6\n106 7 8 9 10 11 12"
+    text = _jcamp(data, FIRSTX="100", LASTX="122", NPOINTS="12", DELTAX="1")
+    with pytest.warns(SpectrumWarning, match=r"follow ##DELTAX=1, but .* spacing of 2"):
+        s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_allclose(s.axis, 100 + 2 * np.arange(12), rtol=1e-12)
+    np.testing.assert_array_equal(s.intensities, np.arange(1, 13))
+
+
+@pytest.mark.parametrize(
+    ("labels", "data"),
+    [
+        # no DELTAX: nothing explains the shifted line
+        ({"FIRSTX": "100", "LASTX": "122", "NPOINTS": "12"}, "100 1 2 3 4 5 6\n106 7 8 9 10 11 12"),
+        # a DELTAX that the lines do not follow either (a lost line)
+        (
+            {"FIRSTX": "100", "LASTX": "122", "NPOINTS": "12", "DELTAX": "1"},
+            "100 1 2 3 4 5 6\n109 7 8 9 10 11 12",
+        ),
+        # a DELTAX of the other sign
+        (
+            {"FIRSTX": "100", "LASTX": "122", "NPOINTS": "12", "DELTAX": "-1"},
+            "100 1 2 3 4 5 6\n106 7 8 9 10 11 12",
+        ),
+    ],
+)
+def test_lines_that_fit_no_grid_are_refused(labels, data):
+    second_line = 11 + ("DELTAX" in labels)  # _jcamp writes 9 header lines; DELTAX is a 10th
+    match = rf"t\.jdx line {second_line}: the line starts at x=1\d\d, but"
+    with pytest.raises(SpectrumFileError, match=match):
+        parse_spectrum(_jcamp(data, **labels), "t.jdx")
+
+
+def test_line_abscissa_rounded_to_xfactor_units_is_accepted(recwarn):
+    # x = 0.3413807... per point; lines store x / XFACTOR rounded to whole units
+    xfactor = 0.341380770512785
+    firstx = 16383 * xfactor
+    lastx = firstx - 11 * xfactor
+    data = "16383 1 2 3 4 5 6\n16377 7 8 9 10 11 12"
+    labels = {"FIRSTX": f"{firstx:.10f}", "LASTX": f"{lastx:.10f}", "NPOINTS": "12"}
+    s = parse_spectrum(_jcamp(data, XFACTOR=str(xfactor), **labels), "t.jdx")
+    np.testing.assert_allclose(s.axis[::-1], firstx - xfactor * np.arange(12), rtol=1e-12)
+    assert not [w for w in recwarn.list if issubclass(w.category, SpectrumWarning)]
+
+
+def test_bare_end_label_and_dos_end_of_file():
+    text = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3").replace("##END=", "##END") + "\x1a"
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)
+    with pytest.raises(SpectrumFileError, match=r"line 2: '##JCAMP-DX 5\.01' has no '='"):
+        parse_spectrum(text.replace("##JCAMP-DX=", "##JCAMP-DX "), "t.jdx")
+
+
+def test_macintosh_line_ends_are_detected():
+    text = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3").replace("\n", "\r")
+    assert looks_like_jcamp(text)
+    np.testing.assert_array_equal(parse_spectrum(text, "t.jdx").intensities, SEQUENCE)
+
+
+def test_ntuples_without_a_jcamp_dx_label_are_refused_as_ntuples():
+    text = (
+        "##TITLE=2D\n##DATA TYPE=nD\n##PAGE= F1=0\n##DATA TABLE= (F2++(Y..Y)), PROFILE\n"
+        "4 2 3 4\n##END=\n"
+    )
+    assert detect_format(text) == "jcamp"
+    with pytest.raises(SpectrumFileError, match=r"line 4: ##DATA TABLE= \(NTUPLES\) is not"):
+        parse_spectra(text, "n.jdx")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -16,6 +17,7 @@ __all__ = [
     "check_file",
     "decode",
     "repair_axis",
+    "split_lines",
 ]
 
 # A spectrum or spectral table file larger than this is refused before it is read.
@@ -45,6 +47,20 @@ def check_file(path: Path) -> None:
             f"{MAX_FILE_BYTES // (1024 * 1024)} MB a spectrum file may have; split it or check "
             "that it is a spectrum"
         )
+
+
+# Only CR, LF and CRLF end a line: str.splitlines() would also split at a form feed, a vertical
+# tab, U+0085 (the Windows-1252 ellipsis read as Latin-1) or U+2028, leaving half of a header
+# value to be read as a data line.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of a text file, split at CR, LF and CRLF only (no empty last line)."""
+    lines = _LINE_BREAK.split(text)
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 _CONTROL_BYTES = bytes([*range(9), *range(14, 32)])

@@ -21,13 +21,19 @@ sorted with a `SpectrumWarning`.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lithoscope.methods import AxisUnit, Method
-from lithoscope.spectra.io._common import SpectrumFileError, repair_axis
+from lithoscope.spectra.io._common import (
+    SpectrumFileError,
+    SpectrumWarning,
+    repair_axis,
+    split_lines,
+)
 from lithoscope.spectra.io.writers import decode_value
 from lithoscope.spectra.spectrum import Spectrum
 
@@ -55,7 +61,9 @@ _ENCODING_LABELS = frozenset(
 )
 
 _SNIFF = re.compile(r"^\s*##\s*JCAMP[\s_-]*DX\b", re.I | re.M)
-_SNIFF_DATA = re.compile(r"^\s*##\s*(?:XY\s*DATA|XY\s*POINTS|PEAK\s*TABLE)\s*=", re.I | re.M)
+_SNIFF_DATA = re.compile(
+    r"^\s*##\s*(?:XY\s*DATA|XY\s*POINTS|PEAK\s*TABLE|NTUPLES|DATA\s*TABLE)\s*=", re.I | re.M
+)
 
 # ##DATA TYPE -> method; the first pattern that matches wins (near infrared before infrared).
 _DATA_TYPES: list[tuple[re.Pattern[str], Method]] = [
@@ -85,7 +93,7 @@ _XUNITS: list[tuple[re.Pattern[str], AxisUnit | None, float]] = [
 
 def looks_like_jcamp(text: str) -> bool:
     """True when the first 4 kB carry ``##JCAMP-DX=`` (or ``##TITLE=`` and a data label)."""
-    head = text[:4096]
+    head = text[:4096].replace("\r", "\n")  # old Macintosh files end lines with CR alone
     if _SNIFF.search(head):
         return True
     return head.lstrip().upper().startswith("##TITLE") and bool(_SNIFF_DATA.search(head))
@@ -118,14 +126,16 @@ class _Block:
 
 def _records(text: str, name: str) -> list[_Record]:
     records: list[_Record] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # Ctrl-Z ends a file written under DOS (several files of the JCAMP-DX test suites have it)
+    text = text.split("\x1a", 1)[0]
+    for number, raw in enumerate(split_lines(text), start=1):
         comment = raw.find("$$")
         line = (raw if comment < 0 else raw[:comment]).strip()
         if not line:
             continue
         if line.startswith("##"):
             label, sep, value = line[2:].partition("=")
-            if not sep:
+            if not sep and _norm(label) != "END":  # a bare ##END is common and harmless
                 raise SpectrumFileError(
                     f"{name} line {number}: {line[:40]!r} has no '='; JCAMP-DX labels are "
                     "##LABEL=value"
@@ -271,6 +281,62 @@ def _expand(
     return ys, prev is not None and prev[0] == "dif"
 
 
+def _first_misplaced_line(
+    starts: list[tuple[int, float, int]], firstx: float, step: float, xfactor: float
+) -> tuple[int, float, int, float] | None:
+    """The first data line whose abscissa is not where ``firstx + index * step`` puts it.
+
+    The abscissa that starts a line is written with less care than the header: rounded to a
+    whole number of ``xfactor`` units, or to fewer digits than ``##FIRSTX``. So a line may miss
+    its place by one ``xfactor`` unit plus half a point spacing; a lost or repeated line moves
+    every later line by a whole line of points.
+    """
+    tolerance = abs(xfactor) + 0.5 * abs(step)
+    for number, line_x, index in starts:
+        expected = firstx + index * step
+        x = line_x * xfactor
+        if abs(x - expected) > tolerance + 1e-9 * abs(expected):
+            return number, x, index, expected
+    return None
+
+
+def _check_line_abscissas(
+    starts: list[tuple[int, float, int]],
+    firstx: float,
+    step: float,
+    deltax: float | None,
+    xfactor: float,
+    name: str,
+) -> None:
+    """Check the abscissa of each ``(X++(Y..Y))`` line against the header's grid.
+
+    The grid is ``##FIRSTX``, ``##LASTX`` and ``##NPOINTS``, as every JCAMP-DX reader places
+    the points (readJDX, the ``jcamp`` package, jcampconverter). Some files state a ``##DELTAX``
+    that does not match them (readJDX's ``MiniDIFDUP.JDX``, cut from a longer spectrum, keeps
+    the old ``##LASTX``); when the lines agree with ``##DELTAX`` the file is read on the
+    FIRSTX/LASTX grid, as those readers do, with a `SpectrumWarning`. Lines that agree with
+    neither grid are refused: a line is lost, repeated or out of place.
+    """
+    bad = _first_misplaced_line(starts, firstx, step, xfactor)
+    if bad is None:
+        return
+    if deltax is not None and deltax * step > 0:
+        if _first_misplaced_line(starts, firstx, deltax, xfactor) is None:
+            warnings.warn(
+                f"{name}: the data lines follow ##DELTAX={deltax:g}, but ##FIRSTX/##LASTX/"
+                f"##NPOINTS give a spacing of {step:g}; the axis follows ##FIRSTX and ##LASTX, "
+                "as JCAMP-DX readers do (check ##LASTX)",
+                SpectrumWarning,
+                stacklevel=6,
+            )
+            return
+    number, x, index, expected = bad
+    raise SpectrumFileError(
+        f"{name} line {number}: the line starts at x={x:g}, but ##FIRSTX/##LASTX/##NPOINTS put "
+        f"point {index + 1} at {expected:g}; a data line is missing or the header is wrong"
+    )
+
+
 def _xydata(
     block: _Block, rec: _Record, name: str, xfactor: float, yfactor: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -335,15 +401,7 @@ def _xydata(
         raise SpectrumFileError(
             f"{name}: ##FIRSTX equals ##LASTX ({firstx:g}) for {n} points; fix the header"
         )
-    tolerance = abs(xfactor) + 0.5 * abs(step)
-    for number, line_x, index in starts:
-        expected = firstx + index * step
-        if abs(line_x * xfactor - expected) > tolerance + 1e-9 * abs(expected):
-            raise SpectrumFileError(
-                f"{name} line {number}: the line starts at x={line_x * xfactor:g}, but "
-                f"##FIRSTX/##LASTX/##NPOINTS put point {index + 1} at {expected:g}; a data line "
-                "is missing or the header is wrong"
-            )
+    _check_line_abscissas(starts, firstx, step, deltax, xfactor, name)
     x = firstx + np.arange(n) * step
     return x, np.asarray(ys, dtype=np.float64) * yfactor
 

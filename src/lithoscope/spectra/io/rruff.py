@@ -23,7 +23,12 @@ import warnings
 import numpy as np
 
 from lithoscope.methods import Method
-from lithoscope.spectra.io._common import SpectrumFileError, SpectrumWarning, repair_axis
+from lithoscope.spectra.io._common import (
+    SpectrumFileError,
+    SpectrumWarning,
+    repair_axis,
+    split_lines,
+)
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["looks_like_rruff", "parse_rruff"]
@@ -43,7 +48,7 @@ def looks_like_rruff(text: str) -> bool:
     head = text.lstrip()[:65536]
     if not head.startswith("##"):
         return False
-    for line in _LINE_BREAK.split(head):
+    for line in split_lines(head):
         stripped = line.lstrip().upper()
         if stripped.startswith(("##NAMES=", "##RRUFFID=")):
             return True
@@ -83,10 +88,6 @@ def _laser_from(header: dict[str, str], filename: str, name: str) -> float | Non
 
 
 _DATA_BLOCK = re.compile(rf"(?:[ \t]*(?:{_NUMBER}[ \t]*[,;\t ][ \t]*{_NUMBER}[ \t]*,?)?[ \t]*\n)*")
-# Only CR, LF and CRLF end a line: str.splitlines() would also split a header value at a form
-# feed, a vertical tab or U+0085 (the cp1252 ellipsis read as Latin-1), leaving half of it to be
-# read as a data line.
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Header keys stored under their own metadata names by parse_rruff.
 _NAMED_KEYS = frozenset(
     {"names", "rruffid", "ideal_chemistry", "measured_chemistry", "orientation"}
@@ -152,9 +153,7 @@ def _read_header_block(
 
 
 def _parse_lines(text: str, name: str) -> tuple[dict[str, str], np.ndarray, np.ndarray, np.ndarray]:
-    lines = _LINE_BREAK.split(text)
-    if lines and not lines[-1]:
-        lines.pop()
+    lines = split_lines(text)
     header: dict[str, str] = {}
     start, stop = 0, len(lines)
     # header block at the top: ##KEY=value lines, the lines that continue a value, blank lines
