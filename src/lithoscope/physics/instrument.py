@@ -70,6 +70,11 @@ def _stack_on_axis(X: npt.ArrayLike, x: npt.ArrayLike | None) -> tuple[np.ndarra
     return arr, _axis(x, arr.shape[1])
 
 
+def _columns(arr: np.ndarray, **values: npt.ArrayLike) -> list[np.ndarray]:
+    """Each named parameter as a column (n_spectra, 1), see `_per_spectrum`."""
+    return [_per_spectrum(v, arr.shape[0], name) for name, v in values.items()]
+
+
 def _unit_position(axis: np.ndarray) -> np.ndarray:
     """Position along the axis from 0 (first point) to 1 (last)."""
     return (axis - axis[0]) / (axis[-1] - axis[0])
@@ -123,9 +128,7 @@ def warp_axis(
     [[0.0, 0.0, 1.0, 0.0]]
     """
     arr, axis = _stack_on_axis(X, x)
-    n = arr.shape[0]
-    s = _per_spectrum(shift, n, "shift")
-    k = _per_spectrum(stretch, n, "stretch")
+    s, k = _columns(arr, shift=shift, stretch=stretch)
     if np.any(k <= -1):
         raise InputError("stretch must be greater than -1")
     c = 0.5 * (axis[0] + axis[-1]) if center is None else float(center)
@@ -162,9 +165,7 @@ def add_noise(
     numpy.ndarray, shape (n_spectra, n_points)
     """
     arr = _stack(X)
-    n = arr.shape[0]
-    a = _per_spectrum(shot, n, "shot")
-    b = _per_spectrum(read, n, "read")
+    a, b = _columns(arr, shot=shot, read=read)
     if np.any(a < 0) or np.any(b < 0):
         raise InputError("shot and read noise levels must be >= 0")
     sigma = np.sqrt(a * np.clip(arr, 0.0, None) + b**2)
@@ -202,8 +203,8 @@ def add_baseline(
     numpy.ndarray, shape (n_spectra, n_points)
     """
     arr, axis = _stack_on_axis(X, x)
+    (amp,) = _columns(arr, amplitude=amplitude)
     n = arr.shape[0]
-    amp = _per_spectrum(amplitude, n, "amplitude")
     if not 0 < min_width:
         raise InputError(f"min_width must be > 0, got {min_width}")
     t = _unit_position(axis)
@@ -243,9 +244,7 @@ def scale_intensity(
     [[1.0, 2.0]]
     """
     arr = _stack(X)
-    n = arr.shape[0]
-    s = _per_spectrum(scale, n, "scale")
-    g = _per_spectrum(gamma, n, "gamma")
+    s, g = _columns(arr, scale=scale, gamma=gamma)
     if np.any(g <= 0):
         raise InputError("gamma must be > 0")
     return s * np.sign(arr) * np.abs(arr) ** g
@@ -314,8 +313,8 @@ def broaden(
     numpy.ndarray, shape (n_spectra, n_points)
     """
     arr, axis = _stack_on_axis(X, x)
-    n, p = arr.shape
-    sig = _per_spectrum(sigma, n, "sigma")
+    (sig,) = _columns(arr, sigma=sigma)
+    p = arr.shape[1]
     if np.any(sig < 0):
         raise InputError("sigma must be >= 0")
     step = (axis[-1] - axis[0]) / (p - 1)
@@ -356,8 +355,8 @@ def scale_bands(
     numpy.ndarray, shape (n_spectra, n_points)
     """
     arr, axis = _stack_on_axis(X, x)
+    (amt,) = _columns(arr, amount=amount)
     n = arr.shape[0]
-    amt = _per_spectrum(amount, n, "amount")
     if n_terms < 1:
         raise InputError(f"n_terms must be >= 1, got {n_terms}")
     t = _unit_position(axis)

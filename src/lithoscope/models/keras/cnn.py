@@ -409,16 +409,7 @@ class CNNClassifier(SpectralClassifier):
         )
         self.model_ = encoder
         self._forward = compile_forward(encoder)
-        self.history_ = {
-            "epochs": result.epochs,
-            "best_epoch": result.best_epoch or result.epochs,
-            "best_validation_top1": None if evaluate is None else result.best_score,
-            "seconds": round(result.seconds, 1),
-            "n_train": int(train.size),
-            "n_validation": int(val.size),
-            "scores": [e.get("score") for e in result.history],
-            "losses": [e["loss"] for e in result.history],
-        }
+        self.history_ = result.summary(train.size, val.size, curves=True)
         embeddings = self._forward(Xf)
         if self.head == "kan":
             self._fit_kan_head(X, y_index, train, val, augmenter, rng, seed)

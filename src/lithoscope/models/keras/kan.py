@@ -376,14 +376,7 @@ class KANClassifier(SpectralClassifier):
         self.temperature_ = (
             fit_temperature(forward(X[val]).astype(np.float64), y_index[val]) if val.size else 1.0
         )
-        self.history_ = {
-            "epochs": result.epochs,
-            "best_epoch": result.best_epoch or result.epochs,
-            "best_validation_top1": None if evaluate is None else result.best_score,
-            "seconds": round(result.seconds, 1),
-            "n_train": int(train.size),
-            "n_validation": int(val.size),
-        }
+        self.history_ = result.summary(train.size, val.size)
 
     def _scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         logits = self._forward(X).astype(np.float64)

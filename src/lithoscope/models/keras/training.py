@@ -242,6 +242,24 @@ class TrainResult:
     seconds: float = 0.0
     history: list[dict[str, float]] = field(default_factory=list)
 
+    def summary(self, n_train: int, n_validation: int, *, curves: bool = False) -> dict[str, Any]:
+        """The estimators' ``history_``: epochs, best epoch and score, time, split sizes.
+
+        ``curves`` adds the per-epoch validation scores (None where not evaluated) and losses.
+        """
+        out: dict[str, Any] = {
+            "epochs": self.epochs,
+            "best_epoch": self.best_epoch or self.epochs,
+            "best_validation_top1": self.best_score if self.best_epoch else None,
+            "seconds": round(self.seconds, 1),
+            "n_train": int(n_train),
+            "n_validation": int(n_validation),
+        }
+        if curves:
+            out["scores"] = [e.get("score") for e in self.history]
+            out["losses"] = [e["loss"] for e in self.history]
+        return out
+
 
 class SelectBest(keras.callbacks.Callback):
     """Score the model at chosen epochs, keep the best weights, stop when it stops improving.
