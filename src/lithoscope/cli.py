@@ -309,10 +309,16 @@ def data_ingest(
     table.add_row(
         "measured chemistry parsed", f"{chem_data['parsed']} (unparsed {chem_data['unparsed']})"
     )
+    links = data["links"]
+    if links:
+        table.add_row(
+            "MinDB spectra linked to species / groups / unlinked",
+            f"{links['spectra_linked_to_species']} / {links['spectra_linked_to_groups']}"
+            f" / {links['spectra_unlinked']}",
+        )
     console.print(table)
-    if unmatched:
-        names = ", ".join(list(unmatched)[:15]) + (" ..." if len(unmatched) > 15 else "")
-        console.print(f"unmatched: {names}")
+    for line in report.unlinked_lines():
+        console.print(line, markup=False, soft_wrap=True)
     for failure in data["failed"][:10]:
         err_console.print(f"failed: {failure['reason']}", markup=False)
 
