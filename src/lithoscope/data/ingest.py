@@ -120,6 +120,14 @@ class IngestReport:
             "links": self.links,
         }
 
+    def unlinked_lines(self) -> list[str]:
+        """One line per label of MinDB that links to no species or group, with the reason."""
+        labels = self.links.get("unlinked_labels", {})
+        ordered = sorted(labels.items(), key=lambda kv: (-kv[1]["spectra"], kv[0]))
+        return [
+            f"unlinked: {label} ({v['spectra']} spectra): {v['reason']}" for label, v in ordered
+        ]
+
 
 def _progress(enabled: bool) -> Progress:
     return Progress(

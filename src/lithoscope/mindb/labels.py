@@ -34,9 +34,15 @@ _BASE_ID = re.compile(r"[RX]\d{6}")
 
 #: Kinds of ``renames.csv`` rows whose target is a species or group to link to.
 LINKING_KINDS = frozenset({"renamed", "discredited", "reidentified", "group"})
+_WHY = {
+    "synthetic": "synthetic compound",
+    "not_a_mineral": "not a mineral",
+    "unidentified": "unidentified",
+    "not_ima": "not in the IMA list",
+}
 _RENAMING = frozenset({"renamed", "discredited", "reidentified"})
 #: Kinds whose labels stay unlinked; the row's note says why.
-UNLINKED_KINDS = frozenset({"synthetic", "not_a_mineral", "unidentified", "not_ima"})
+UNLINKED_KINDS = frozenset(_WHY)
 
 
 def compact_key(name: str) -> str:
@@ -131,7 +137,7 @@ class Linker:
 
     def _rule(self, label: str, kind: str, target: str | None, note: str | None) -> Link:
         if target is None:
-            return Link(None, None, None, kind, f"{kind.replace('_', ' ')}: {note or label}")
+            return Link(None, None, None, kind, f"{_WHY[kind]}: {note or label}")
         key = name_key(target)
         species = self._species(key)
         if species is not None and kind != "group":
