@@ -24,3 +24,7 @@ class CuratedDataError(InputError):
 
 class DatabaseError(LithoscopeError):
     """MinDB cannot be opened, migrated or queried (wrong URL, newer schema, foreign tables)."""
+
+
+class ModelFileError(InputError):
+    """A saved model's file is missing, corrupt, foreign or written by a newer lithoscope."""

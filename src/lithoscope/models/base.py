@@ -19,6 +19,7 @@ import datetime as dt
 import importlib
 import json
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,14 +31,16 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lithoscope import __version__
-from lithoscope.errors import InputError
+from lithoscope.errors import InputError, LithoscopeError, ModelFileError
 from lithoscope.spectra.spectrum import SpectralCollection, check_same_axis
 
 __all__ = [
     "MODEL_FORMAT_VERSION",
+    "RESTORE_HINT",
     "Candidate",
     "SpectralClassifier",
     "load_model",
+    "model_file_error",
     "split_xy",
 ]
 
@@ -215,7 +218,10 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
         """Write files other than JSON and npz (e.g. a ``.keras`` model)."""
 
     def save(self, folder: str | Path) -> Path:
-        """Save the fitted model into ``folder`` (created; must not hold a model already)."""
+        """Save the fitted model into ``folder`` (created; must not hold a model already).
+
+        ``model.json`` is written last (atomically), so a folder holding it is complete.
+        """
         check_is_fitted(self, "classes_")
         folder = Path(folder)
         if (folder / "model.json").exists():
@@ -236,18 +242,22 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
         np.savez(folder / "arrays.npz", axis_=self.axis_, **arrays)
         self._save_extra(folder)
         tmp = folder / "model.json.tmp"
+        # NaN stays allowed here: training histories and metrics may hold it
         tmp.write_text(json.dumps(doc, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(folder / "model.json")  # written last: a folder with model.json is complete
+        tmp.replace(folder / "model.json")
         return folder
 
 
 def _jsonable(value: Any) -> Any:
+    """A parameter value as JSON; arrays are tagged so that `load_model` gives arrays back."""
     if isinstance(value, np.ndarray):
         return {"__ndarray__": value.tolist()}
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, tuple):
+    if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -257,48 +267,211 @@ def _from_jsonable(value: Any) -> Any:
     return value
 
 
-#: modules whose classes `load_model` may instantiate (no arbitrary imports from a file)
-_ALLOWED_MODULES = ("lithoscope.models.",)
+#: package whose classes `load_model` may instantiate (no arbitrary imports from a file)
+_ALLOWED_PACKAGE = "lithoscope.models."
+RESTORE_HINT = "retrain the model or restore the folder from a backup"
 
 
-def load_model(folder: str | Path) -> SpectralClassifier:
-    """Load a model saved with `SpectralClassifier.save`.
+def model_file_error(folder: Path, what: str, detail: Any) -> ModelFileError:
+    """The one message for a file of a model folder that cannot be deserialised.
 
-    Raises
-    ------
-    InputError
-        Missing or incomplete folder, unknown class, newer format.
+    ``detail`` (text or the exception raised while decoding) is shortened to one line.
     """
-    folder = Path(folder)
+    if isinstance(detail, BaseException):
+        text = str(detail).strip().splitlines()[0] if str(detail).strip() else ""
+        detail = f"{type(detail).__name__}: {text}" if text else type(detail).__name__
+    detail = str(detail)
+    if len(detail) > 200:
+        detail = detail[:200] + "…"
+    return ModelFileError(
+        f"{folder}: {what} is corrupt or not a lithoscope model file ({detail}); {RESTORE_HINT}"
+    )
+
+
+def _legacy_class_paths() -> dict[str, str]:
+    """Old class paths of saved models -> current ones (`lithoscope.models.kinds`)."""
+    try:
+        kinds = importlib.import_module("lithoscope.models.kinds")
+    except ImportError:  # pragma: no cover - the table is optional
+        return {}
+    table = getattr(kinds, "LEGACY_CLASS_PATHS", {})
+    return dict(table) if isinstance(table, dict) else {}
+
+
+def _read_model_json(folder: Path) -> dict[str, Any]:
     path = folder / "model.json"
+    if not folder.is_dir():
+        raise ModelFileError(
+            f"{folder}: no such model folder; give the folder that holds model.json"
+        )
     if not path.is_file():
-        raise InputError(f"{folder}: no model.json; not a saved lithoscope model")
+        raise ModelFileError(f"{folder}: no model.json; not a saved lithoscope model")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if doc.get("format") != "lithoscope-model":
-        raise InputError(f"{path}: not a lithoscope model file")
-    if doc.get("format_version", 0) > MODEL_FORMAT_VERSION:
-        raise InputError(f"{path}: saved by a newer lithoscope; upgrade lithoscope")
-    qualname = str(doc["class"])
+        raise model_file_error(
+            folder, "model.json", f"not valid JSON: {exc.msg} at line {exc.lineno}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise model_file_error(folder, "model.json", exc) from None
+    if not isinstance(doc, dict) or doc.get("format") != "lithoscope-model":
+        raise model_file_error(folder, "model.json", "no 'format': 'lithoscope-model' entry")
+    version = doc.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        detail = f"format_version {version!r} is not a whole number"
+        raise model_file_error(folder, "model.json", detail)
+    if version > MODEL_FORMAT_VERSION:
+        raise ModelFileError(
+            f"{folder}: model.json was saved by a newer lithoscope (model format {version}; "
+            f"lithoscope {__version__} reads up to {MODEL_FORMAT_VERSION}); upgrade lithoscope"
+        )
+    doc.setdefault("state", {})
+    expected = {"class": str, "params": dict, "classes": list, "n_features_in": int, "state": dict}
+    for key, kind in expected.items():
+        if not isinstance(doc.get(key), kind) or isinstance(doc.get(key), bool):
+            found = type(doc[key]).__name__ if key in doc else "nothing"
+            detail = f"{key!r} should be a {kind.__name__}, got {found}"
+            raise model_file_error(folder, "model.json", detail)
+    if not doc["classes"] or not all(isinstance(c, str) for c in doc["classes"]):
+        detail = "'classes' should be a non-empty list of names"
+        raise model_file_error(folder, "model.json", detail)
+    if doc["n_features_in"] < 1:
+        raise model_file_error(folder, "model.json", "'n_features_in' should be at least 1")
+    if doc.get("provenance") is not None and not isinstance(doc["provenance"], dict):
+        raise model_file_error(folder, "model.json", "'provenance' should be an object")
+    return doc
+
+
+def _model_class(qualname: str, folder: Path) -> type[SpectralClassifier]:
+    """The estimator class named in model.json: a SpectralClassifier of lithoscope.models only."""
+    qualname = _legacy_class_paths().get(qualname, qualname)
     module_name, _, cls_name = qualname.rpartition(".")
-    if not module_name.startswith(_ALLOWED_MODULES):
-        raise InputError(f"{path}: class {qualname!r} is not a lithoscope model")
-    cls = getattr(importlib.import_module(module_name), cls_name, None)
-    if cls is None or not (isinstance(cls, type) and issubclass(cls, SpectralClassifier)):
-        raise InputError(f"{path}: class {qualname!r} is not a lithoscope model")
-    params = {k: _from_jsonable(v) for k, v in doc["params"].items()}
-    model = cls(**params)
-    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    model.axis_ = arrays.pop("axis_")
+    refused = ModelFileError(
+        f"{folder}: model.json names class {qualname!r}, not a lithoscope model (only "
+        f"estimators under {_ALLOWED_PACKAGE.rstrip('.')} load); {RESTORE_HINT}"
+    )
+    if not module_name.startswith(_ALLOWED_PACKAGE) or not cls_name.isidentifier():
+        raise refused
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelFileError(
+            f"{folder}: model.json names class {qualname!r}, which does not exist in "
+            f"lithoscope {__version__} ({exc}); {RESTORE_HINT}"
+        ) from None
+    cls = getattr(module, cls_name, None)
+    if not (
+        isinstance(cls, type)
+        and issubclass(cls, SpectralClassifier)
+        and cls is not SpectralClassifier
+        and cls.__module__.startswith(_ALLOWED_PACKAGE)
+    ):
+        raise refused
+    return cls
+
+
+def _read_arrays(folder: Path) -> dict[str, np.ndarray]:
+    path = folder / "arrays.npz"
+    if not path.is_file():
+        raise ModelFileError(f"{folder}: arrays.npz is missing; {RESTORE_HINT}")
+    if not zipfile.is_zipfile(path):
+        raise model_file_error(folder, "arrays.npz", "not a zip archive")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as exc:  # any failure to decode an untrusted file means a bad file
+        raise model_file_error(folder, "arrays.npz", exc) from None
+    if "axis_" not in arrays:
+        raise model_file_error(folder, "arrays.npz", "no 'axis_' array")
+    return arrays
+
+
+def load_model(folder: str | Path) -> SpectralClassifier:
+    """Load a model saved with `SpectralClassifier.save`, checking every file first.
+
+    Only estimators of ``lithoscope.models`` are instantiated, arrays are read without pickle,
+    and the loaded model must answer one spectrum with the recorded classes; anything else is
+    refused with one line naming the file.
+
+    Parameters
+    ----------
+    folder : str or Path
+        Folder holding ``model.json``, ``arrays.npz`` and the estimator's own files.
+
+    Returns
+    -------
+    SpectralClassifier
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, foreign or tampered files (``model.json``, ``arrays.npz``,
+        ``.keras``, ``.skops``), a class outside ``lithoscope.models``, parameters the class
+        does not take, or a model format newer than this lithoscope reads.
+    """
+    folder = Path(folder)
+    doc = _read_model_json(folder)
+    cls = _model_class(doc["class"], folder)
+    known = set(cls._get_param_names())
+    unknown = sorted(set(doc["params"]) - known)
+    if unknown:
+        raise model_file_error(
+            folder,
+            "model.json",
+            f"{cls.__name__} takes no parameter {', '.join(map(repr, unknown))}",
+        )
+    try:
+        model = cls(**{k: _from_jsonable(v) for k, v in doc["params"].items()})
+    except Exception as exc:  # a constructor refusing the stored values
+        raise model_file_error(folder, "model.json", exc) from None
+    arrays = _read_arrays(folder)
+    axis = arrays.pop("axis_")
+    n_features = doc["n_features_in"]
+    if axis.dtype.kind not in "fiu" or axis.shape != (n_features,):
+        raise model_file_error(
+            folder,
+            "arrays.npz",
+            f"axis_ has shape {axis.shape} and dtype {axis.dtype}, model.json says "
+            f"{n_features} numbers",
+        )
+    model.axis_ = axis.astype(np.float64)
     model.classes_ = np.asarray(doc["classes"], dtype=object).astype(str)
-    model.n_features_in_ = int(doc["n_features_in"])
+    model.n_features_in_ = n_features
     if doc.get("provenance") is not None:
         model.provenance_ = doc["provenance"]
-    model._set_state(doc.get("state", {}), arrays, folder)
+    others = sorted(p.name for p in folder.iterdir() if p.name not in {"model.json", "arrays.npz"})
+    what = f"the saved state ({', '.join(['model.json', 'arrays.npz', *others])})"
+    try:
+        model._set_state(doc["state"], arrays, folder)
+    except LithoscopeError:
+        raise
+    except Exception as exc:  # .keras/.skops/state decoding of an untrusted file
+        raise model_file_error(folder, what, exc) from None
+    _check_answers(model, folder, what)
     return model
+
+
+def _check_answers(model: SpectralClassifier, folder: Path, what: str) -> None:
+    """The loaded model answers one spectrum with one probability per recorded class.
+
+    Catches files that deserialise but belong to another model (a swapped ``.keras``).
+    """
+    probe = np.linspace(0.0, 1.0, model.n_features_in_)[None, :] ** 2
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            proba, scores = model._scores(probe)
+        proba = np.asarray(proba)
+        scores = np.asarray(scores)
+    except Exception as exc:  # shapes of another model surface here, as any error
+        raise model_file_error(folder, what, exc) from None
+    n = model.classes_.size
+    if proba.shape != (1, n) or scores.shape != (1, n):
+        raise model_file_error(
+            folder,
+            what,
+            f"it answers with {proba.shape[-1] if proba.ndim else 0} classes, model.json lists {n}",
+        )
 
 
 def as_float_array(a: npt.ArrayLike) -> np.ndarray:

@@ -17,10 +17,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from lithoscope.errors import InputError
-from lithoscope.models.base import SpectralClassifier
+from lithoscope.errors import InputError, ModelFileError
+from lithoscope.models.base import RESTORE_HINT, SpectralClassifier, model_file_error
 
-__all__ = ["KINDS", "ClassicalClassifier"]
+__all__ = ["KINDS", "TRUSTED_SKOPS_TYPES", "ClassicalClassifier", "load_pipeline"]
 
 
 def _pca_logreg(n_components: int, random_state: int) -> Pipeline:
@@ -101,16 +101,76 @@ class ClassicalClassifier(SpectralClassifier):
     def _save_extra(self, folder: Path) -> None:
         import skops.io as sio
 
-        sio.dump(self.pipeline_, folder / "estimator.skops")
+        sio.dump(self.pipeline_, folder / _ESTIMATOR_FILE)
 
     def _set_state(
         self, state: dict[str, Any], arrays: dict[str, np.ndarray], folder: Path
     ) -> None:
-        import skops.io as sio
+        self.pipeline_ = load_pipeline(folder / _ESTIMATOR_FILE, self.kind, self.classes_.size)
 
-        path = folder / "estimator.skops"
-        trusted = sio.get_untrusted_types(file=path)
-        allowed = [t for t in trusted if t.startswith(("sklearn.", "numpy.", "scipy."))]
-        if len(allowed) != len(trusted):
-            raise InputError(f"{path}: holds types outside scikit-learn/numpy; refusing to load")
-        self.pipeline_ = sio.load(path, trusted=allowed)
+
+_ESTIMATOR_FILE = "estimator.skops"
+
+#: types outside skops' default trust that the three pipelines hold, exactly (found with
+#: ``skops.io.get_untrusted_types`` on files this module saved); anything else is refused
+TRUSTED_SKOPS_TYPES = frozenset({"sklearn.tree._tree.Tree"})
+
+
+def load_pipeline(path: Path, kind: str, n_classes: int) -> Pipeline:
+    """The scikit-learn pipeline in a ``.skops`` file written by `ClassicalClassifier.save`.
+
+    Parameters
+    ----------
+    path : Path
+        The ``estimator.skops`` file.
+    kind : str
+        The model's kind; the pipeline must have that kind's steps.
+    n_classes : int
+        Number of classes the model records; the pipeline must predict class indices below it.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+
+    Raises
+    ------
+    ModelFileError
+        Missing or corrupt file, a type outside `TRUSTED_SKOPS_TYPES` and skops' own safe list,
+        or a pipeline of another kind or size (a swapped file).
+    """
+    import skops.io as sio
+
+    folder = path.parent
+
+    def corrupt(detail: Any) -> ModelFileError:
+        return model_file_error(folder, path.name, detail)
+
+    if kind not in KINDS:
+        raise corrupt(f"model.json gives kind {kind!r}, not one of {', '.join(KINDS)}")
+    if not path.is_file():
+        raise ModelFileError(f"{folder}: {path.name} is missing; {RESTORE_HINT}")
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # any failure to read an untrusted zip/schema means a bad file
+        raise corrupt(exc) from None
+    refused = sorted(set(untrusted) - TRUSTED_SKOPS_TYPES)
+    if refused:
+        raise ModelFileError(
+            f"{folder}: {path.name} names types a lithoscope model never holds "
+            f"({', '.join(refused[:5])}); refusing to load it (tampered or foreign file): "
+            f"{RESTORE_HINT}"
+        )
+    try:
+        pipeline = sio.load(path, trusted=sorted(untrusted))
+    except Exception as exc:  # schema or array decoding of an untrusted file
+        raise corrupt(exc) from None
+    expected = [type(step) for _, step in KINDS[kind](1, 0).steps]
+    found = [type(step) for _, step in pipeline.steps] if type(pipeline) is Pipeline else []
+    if found != expected:
+        what = type(pipeline).__name__ if not found else " + ".join(t.__name__ for t in found)
+        raise corrupt(f"holds {what}, not the {kind} pipeline")
+    classes = getattr(pipeline, "classes_", None)
+    classes = np.asarray(classes if classes is not None else [])
+    if classes.dtype.kind not in "iu" or not np.all((classes >= 0) & (classes < n_classes)):
+        raise corrupt(f"its classes do not match the {n_classes} classes in model.json")
+    return pipeline
