@@ -79,6 +79,9 @@ FILES: dict[str, Read | Refused] = {
         1, *IR, warns=r"data lines follow ##DELTAX=-0\.964", skip=EXTREMES
     ),
     "readJDX/SBO.jdx": Read(1, *IR),
+    # hyperSpec (R): PerkinElmer exports, PAC with explicit '+' signs
+    "hyperSpec/br_1.DX": Read(1, *IR),
+    "hyperSpec/lp_1.DX": Read(1, *IR),
     # jcampconverter (JavaScript)
     "jcampconverter/misc/uv.jdx": Read(2, *UV),  # "## TITLE =" spelling, LINK, (XY..XY)
     "jcampconverter/misc/uv_ACD.jdx": Read(1, *IR),
