@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -435,3 +437,21 @@ def test_ntuples_without_a_jcamp_dx_label_are_refused_as_ntuples():
     assert detect_format(text) == "jcamp"
     with pytest.raises(SpectrumFileError, match=r"line 4: ##DATA TABLE= \(NTUPLES\) is not"):
         parse_spectra(text, "n.jdx")
+
+
+def test_a_point_written_twice_is_kept_once_with_a_warning():
+    # NIST UV/VIS exports repeat some (x, y) pairs exactly; x decreasing as in those files
+    pairs = "274.9, 1.05\n274.7, 1.09\n274.7, 1.09\n274.5, 1.12\n274.3, 1.15"
+    text = _jcamp(pairs, XYDATA=None, XYPOINTS="(XY..XY)", NPOINTS="5", FIRSTX="274.9")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = parse_spectrum(text.replace("LASTX=10", "LASTX=274.3"), "t.jdx")
+    messages = [str(w.message) for w in caught if issubclass(w.category, SpectrumWarning)]
+    assert any("lines 11 and 12: the same point (x=274.7) is written twice" in m for m in messages)
+    assert any("axis was decreasing" in m for m in messages)
+    np.testing.assert_array_equal(s.axis, [274.3, 274.5, 274.7, 274.9])
+    np.testing.assert_array_equal(s.intensities, [1.15, 1.12, 1.09, 1.05])
+    with pytest.raises(
+        SpectrumFileError, match=r"lines 11 and 12: axis value 274\.7 appears twice"
+    ):
+        parse_spectrum(text.replace("274.7, 1.09\n274.5", "274.7, 1.10\n274.5"), "t.jdx")

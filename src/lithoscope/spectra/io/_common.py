@@ -94,28 +94,46 @@ def decode(data: bytes, name: str) -> str:
 def repair_axis(
     x: np.ndarray, y: np.ndarray, name: str, lines: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sort a decreasing or unordered axis (with a warning); refuse duplicated positions."""
-    if x.size >= 2 and np.any(np.diff(x) <= 0):
-        order = np.argsort(x, kind="stable")
-        xs = x[order]
-        dup = np.flatnonzero(np.diff(xs) == 0)
-        if dup.size:
-            i, j = order[dup[0]], order[dup[0] + 1]
-            where = (
-                f"lines {int(lines[i])} and {int(lines[j])}"
-                if lines is not None
-                else f"points {i} and {j}"
-            )
+    """Sort a decreasing or unordered axis (with a warning); refuse duplicated positions.
+
+    A point that repeats an earlier (x, y) pair exactly (exported twice, as in some NIST UV/VIS
+    files) is dropped with a `SpectrumWarning`; two different values at one position are refused.
+    """
+    steps = np.diff(x)
+    if x.size < 2 or np.all(steps > 0):
+        return x, y
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y[order]
+    dup = np.flatnonzero(np.diff(xs) == 0)
+
+    def where(k: int) -> str:
+        i, j = order[k], order[k + 1]
+        if lines is not None:
+            return f"lines {int(lines[i])} and {int(lines[j])}"
+        return f"points {i} and {j}"
+
+    if dup.size:
+        differ = dup[ys[dup] != ys[dup + 1]]
+        if differ.size:
             raise SpectrumFileError(
-                f"{name} {where}: axis value {xs[dup[0]]:g} appears twice; remove one of the "
-                "duplicated points"
+                f"{name} {where(differ[0])}: axis value {xs[differ[0]]:g} appears twice; remove "
+                "one of the duplicated points"
             )
-        decreasing = bool(np.all(np.diff(x) < 0))
+        keep = np.ones(xs.size, dtype=bool)
+        keep[dup + 1] = False
+        warnings.warn(
+            f"{name} {where(dup[0])}: the same point (x={xs[dup[0]]:g}) is written twice "
+            f"({dup.size} repeated point(s) in all); kept one of each",
+            SpectrumWarning,
+            stacklevel=3,
+        )
+        xs, ys = xs[keep], ys[keep]
+    if np.any(steps < 0):
+        decreasing = bool(np.all(steps <= 0))
         warnings.warn(
             f"{name}: axis was {'decreasing' if decreasing else 'not in order'}; sorted it "
             "into increasing order",
             SpectrumWarning,
             stacklevel=3,
         )
-        return xs, y[order]
-    return x, y
+    return xs, ys
