@@ -100,6 +100,11 @@ def _line_of(path, column: str, predicate) -> int:
         ("occurrences.csv", "source", "", "occurrences.csv:{line}: column 'source' is empty"),
         ("groups.csv", "member", "Unobtainium", "groups.csv:{line}: member 'Unobtainium'"),
         ("aliases.csv", "target", "Unobtainium", "aliases.csv:{line}: alias target"),
+        ("renames.csv", "kind", "moved", "renames.csv:{line}: kind 'moved' is not one of"),
+        ("renames.csv", "source", "", "renames.csv:{line}: column 'source' is empty"),
+        ("renames.csv", "label", "Forsterite", "renames.csv:{line}: 'Forsterite' is a species"),
+        ("renames.csv", "target", "", "renames.csv:{line}: kind renamed needs a target"),
+        ("renames.csv", "target", "Tourmaline", "renames.csv:{line}: target 'Tourmaline' is"),
     ],
 )
 def test_bad_row_stops_build_with_file_and_line(curated_copy, file, column, value, match):

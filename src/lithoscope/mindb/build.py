@@ -402,6 +402,14 @@ def _read_renames(
             if name_key(target) not in groups:
                 open_groups.setdefault(name_key(target), target)
         rows.append(row)
+    labels = {key for key, sample in seen if sample is None}
+    for row in rows:
+        target = row.get("target")
+        if target is not None and name_key(target) in labels:
+            raise CuratedDataError(
+                f"{row.where()}: target {target!r} is itself a label of renames.csv; "
+                "point the row at the final name"
+            )
     return rows, open_groups
 
 

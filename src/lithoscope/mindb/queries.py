@@ -28,6 +28,7 @@ from lithoscope.mindb.models import (
     MineralElement,
     MineralGroup,
     Occurrence,
+    Rename,
     Spectrum,
 )
 from lithoscope.mindb.names import name_key
@@ -318,6 +319,9 @@ class MinDB:
     def resolve(self, name: str) -> tuple[str, str]:
         """Resolve a species, group or alias name to ``("mineral"|"group", canonical name)``.
 
+        Old and group names of the curated rename table resolve to their current species or
+        group (``Apophyllite-(KF)`` -> ``Fluorapophyllite-(K)`` once the IMA list is in).
+
         Raises
         ------
         MineralNotFound
@@ -347,7 +351,17 @@ class MinDB:
                     f"{name!r} is not a mineral ({alias.kind}); search MinDB with "
                     "'lithoscope db search'"
                 )
+            rename = s.scalar(
+                select(Rename).where(Rename.label_key == key, Rename.sample_id.is_(None))
+            )
             names = list(s.scalars(select(Mineral.name_key)))
+        if rename is not None and rename.target and name_key(rename.target) != key:
+            return self.resolve(rename.target)
+        if rename is not None:
+            raise MineralNotFound(
+                f"{name!r} is not a mineral species ({rename.kind.replace('_', ' ')}: "
+                f"{rename.note}); search MinDB with 'lithoscope db search'"
+            )
 
         close = difflib.get_close_matches(key, names, n=3, cutoff=0.75)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
