@@ -455,3 +455,10 @@ def test_a_point_written_twice_is_kept_once_with_a_warning():
         SpectrumFileError, match=r"lines 11 and 12: axis value 274\.7 appears twice"
     ):
         parse_spectrum(text.replace("274.7, 1.09\n274.5", "274.7, 1.10\n274.5"), "t.jdx")
+
+
+def test_link_data_type_with_a_number_after_it():
+    # jcampconverter's structure tests write "##DATA TYPE=<tab>LINK 1"
+    child = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3")
+    text = "##TITLE=compound\n##JCAMP-DX=5.01\n##DATA TYPE=\tLINK 1\n" + child + "##END=\n"
+    assert [s.n_points for s in parse_spectra(text, "l.jdx")] == [10]

@@ -191,7 +191,7 @@ def _blocks(records: list[_Record], name: str) -> list[_Block]:
         else:
             block = stack[-1]
             block.records.setdefault(rec.norm, rec)
-            if rec.norm == "DATATYPE" and rec.value.strip().upper() == "LINK":
+            if rec.norm == "DATATYPE" and re.match(r"LINK\b", rec.value.strip().upper()):
                 block.is_link = True
     if stack:
         raise SpectrumFileError(
