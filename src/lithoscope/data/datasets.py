@@ -26,7 +26,7 @@ from lithoscope.errors import InputError
 from lithoscope.methods import DEFAULT_UNIT, Method
 from lithoscope.mindb.labels import base_sample_id
 from lithoscope.mindb.queries import MinDB
-from lithoscope.spectra.spectrum import SpectralCollection, Spectrum, resample
+from lithoscope.spectra.spectrum import SpectralCollection, Spectrum
 
 __all__ = [
     "Dataset",
@@ -216,10 +216,12 @@ def build_dataset(
             f"MinDB holds no {spec.method} spectra with >= {spec.min_spectra_per_mineral} per "
             "mineral; run 'lithoscope data ingest' first or lower the minimum"
         )
+    from lithoscope.spectra.preprocessing import to_grid  # the resampler of every pipeline
+
     grid = np.asarray(spec.grid)
     X = np.empty((len(keep), grid.size))
     for i, (axis, y, _) in enumerate(keep):
-        X[i] = resample(axis, y, grid, outside=spec.outside)  # type: ignore[arg-type]
+        X[i] = to_grid(y, axis, grid=grid, outside=spec.outside)
     if transform is not None:
         X = np.asarray(transform(X, grid), dtype=np.float64)
     metas = [meta for _, _, meta in keep]

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from lithoscope.errors import InputError
 from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method
 
-__all__ = ["OutsidePolicy", "SpectralCollection", "Spectrum", "check_same_axis", "resample"]
+__all__ = ["OutsidePolicy", "SpectralCollection", "Spectrum", "check_same_axis"]
 
 OutsidePolicy = Literal["nan", "zero", "edge", "error"]
 
@@ -138,9 +138,42 @@ class Spectrum:
         return replace(self, intensities=intensities, metadata={**self.metadata, **metadata})
 
     def resample(self, grid: npt.ArrayLike, *, outside: OutsidePolicy = "nan") -> Spectrum:
-        """This spectrum linearly interpolated onto ``grid`` (see `resample`)."""
+        """This spectrum linearly interpolated onto ``grid``.
+
+        Uses `lithoscope.spectra.preprocessing.to_grid`, the resampler of every pipeline, so
+        the numbers are those a model sees.
+
+        Parameters
+        ----------
+        grid : array_like, shape (m,)
+            Strictly increasing target axis, in this spectrum's unit.
+        outside : {'nan', 'zero', 'edge', 'error'}, default='nan'
+            Grid points beyond the measured range: 'nan' refuses them (a Spectrum holds no
+            NaN), 'zero' and 'edge' fill them, 'error' refuses them.
+
+        Returns
+        -------
+        Spectrum
+            On ``grid``, with the same method, unit and metadata.
+
+        Raises
+        ------
+        InputError
+            An invalid grid, or a grid beyond the measured range with 'nan' or 'error'.
+
+        Examples
+        --------
+        >>> s = Spectrum([0.0, 10.0], [0.0, 1.0], method="raman")
+        >>> s.resample([0.0, 5.0, 20.0], outside="zero").intensities.tolist()
+        [0.0, 0.5, 0.0]
+        """
+        from lithoscope.spectra.preprocessing import to_grid  # preprocessing imports this module
+
+        try:
+            y = to_grid(self.intensities, self.axis, grid=grid, outside=outside)
+        except InputError as exc:
+            raise InputError(f"{self._where()}: {exc}") from None
         grid_arr = np.asarray(grid, dtype=np.float64)
-        y = resample(self.axis, self.intensities, grid_arr, outside=outside, where=self._where())
         if outside == "nan" and np.isnan(y).any():
             raise InputError(
                 f"{self._where()}: grid {grid_arr[0]:g}-{grid_arr[-1]:g} extends beyond the "
@@ -158,57 +191,6 @@ class Spectrum:
             f"<Spectrum{label} {self.method.value} {self.n_points} points "
             f"{self.axis[0]:g}-{self.axis[-1]:g} {self.unit.value}>"
         )
-
-
-def resample(
-    axis: npt.ArrayLike,
-    intensities: npt.ArrayLike,
-    grid: npt.ArrayLike,
-    *,
-    outside: OutsidePolicy = "nan",
-    where: str = "spectrum",
-) -> np.ndarray:
-    """Linear interpolation of ``intensities`` from ``axis`` onto ``grid``.
-
-    Parameters
-    ----------
-    axis, intensities : array_like, shape (n,)
-        Increasing axis and its intensities.
-    grid : array_like, shape (m,)
-        Increasing target axis.
-    outside : {'nan', 'zero', 'edge', 'error'}, default='nan'
-        Value of grid points outside the measured range: NaN (explicitly unknown), 0, the
-        nearest measured value, or raise `InputError`.
-
-    Returns
-    -------
-    numpy.ndarray, shape (m,)
-
-    Examples
-    --------
-    >>> resample([0, 10], [0, 1], [0, 5, 20], outside="zero").tolist()
-    [0.0, 0.5, 0.0]
-    """
-    x = np.asarray(axis, dtype=np.float64)
-    y = np.asarray(intensities, dtype=np.float64)
-    g = np.asarray(grid, dtype=np.float64)
-    if g.ndim != 1 or g.size < 2 or np.any(np.diff(g) <= 0):
-        raise InputError(f"{where}: grid must be 1-D, strictly increasing, with >= 2 points")
-    out = np.interp(g, x, y)
-    beyond = (g < x[0]) | (g > x[-1])
-    if beyond.any():
-        if outside == "error":
-            raise InputError(
-                f"{where}: grid {g[0]:g}-{g[-1]:g} extends beyond the measured range "
-                f"{x[0]:g}-{x[-1]:g}; crop the grid or choose outside='nan', 'zero' or 'edge'"
-            )
-        if outside == "nan":
-            out[beyond] = np.nan
-        elif outside == "zero":
-            out[beyond] = 0.0
-        elif outside != "edge":
-            raise InputError(f"outside={outside!r} is not one of 'nan', 'zero', 'edge', 'error'")
-    return out
 
 
 def check_same_axis(
@@ -288,8 +270,10 @@ class SpectralCollection:
                     f"{s.metadata.get('file', 'spectrum')}: {s.method.value} / {s.unit.value} "
                     f"cannot join a collection of {method.value} / {unit.value}"
                 )
+        from lithoscope.spectra.preprocessing import to_grid  # preprocessing imports this module
+
         g = items[0].axis if grid is None else np.asarray(grid, dtype=np.float64)
-        X = np.vstack([resample(s.axis, s.intensities, g, outside=outside) for s in items])
+        X = np.vstack([to_grid(s.intensities, s.axis, grid=g, outside=outside) for s in items])
         return cls(g, X, method, unit, [s.metadata for s in items])
 
     def __len__(self) -> int:

@@ -11,6 +11,11 @@ Transformers: `ToGrid` (spectra -> 2-D array on a grid, always first), then arra
 `Despike`, `BaselineRemoval`, `SavitzkyGolay`, `Normalize`, `ContinuumRemoval`, `Clip`;
 `build_pipeline` chains them and hands each its input axis.
 
+Fast path: `Preprocessor.from_pipeline(pipeline)` runs a pipeline over a batch of raw spectra in
+one vectorised pass (same numbers as ``pipeline.transform``) and reports each spectrum's
+``coverage`` of the grid. `to_grid` is the only resampler: the transformers, the fast path,
+`Spectrum.resample` and dataset building all use it.
+
 Presets: `PRESETS` and `make_preset` ('raman', 'ir', 'vnir', 'libs', 'xrd').
 
 Examples
@@ -24,6 +29,7 @@ Examples
 ((1, 1301), 1.0)
 """
 
+from lithoscope.spectra.preprocessing._fast import Preprocessor
 from lithoscope.spectra.preprocessing._functions import (
     BASELINE_METHODS,
     NORMALIZATIONS,
@@ -79,6 +85,7 @@ __all__ = [
     "Crop",
     "Despike",
     "Normalize",
+    "Preprocessor",
     "Preset",
     "SavitzkyGolay",
     "ToGrid",

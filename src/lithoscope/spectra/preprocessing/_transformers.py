@@ -344,13 +344,17 @@ class ToGrid(TransformerMixin, BaseEstimator):
         data = self._collection_or_list(X)
         if isinstance(data, SpectralCollection):
             return F.to_grid(data.X, data.axis, grid=grid, outside=outside)
+        if outside == "error":
+            for i, s in enumerate(data):
+                try:
+                    F._check_inside(s.axis, grid)
+                except InputError as exc:
+                    raise InputError(f"{_name(s, i)}: {exc}") from None
+        # a Spectrum is already valid (>= 2 finite points, increasing axis)
         out = np.empty((len(data), grid.size), dtype=np.float64)
-        for i, s in enumerate(data):
-            try:
-                out[i] = F.to_grid(s.intensities, s.axis, grid=grid, outside=outside)
-            except InputError as exc:
-                raise InputError(f"{_name(s, i)}: {exc}") from None
-        return out
+        return F._resample(
+            [s.intensities for s in data], [s.axis for s in data], grid, outside, out
+        )
 
     def transform_axis(self, axis: Any = None) -> np.ndarray:
         """The output axis: the grid."""
