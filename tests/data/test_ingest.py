@@ -16,7 +16,7 @@ import pytest
 from lithoscope.data.datasets import DatasetSpec, build_dataset, grouped_split, load_spectra
 from lithoscope.data.ingest import compact_key, ingest_ima, ingest_spectra
 from lithoscope.errors import InputError
-from lithoscope.mindb import connect
+from lithoscope.mindb import MineralNotFound, connect
 
 # Real files chosen for what they exercise: a byte-identical pair (Diamond 532/780), an ID whose
 # file name differs from its header (Bromellite R050194 / X050194), one ID under two names
@@ -245,3 +245,84 @@ def test_dataset_with_preset_pipeline_matches_the_pipeline_itself(db, ima_subset
     assert plain.version != ds.version
     with pytest.raises(InputError, match="from_pipeline"):
         build_dataset(db, DatasetSpec.make("raman", spec.grid), pipeline=pipe)
+
+
+RELABEL_PATTERNS = [
+    r"^ApophylliteKF__R050021__",  # IMA renamed: Fluorapophyllite-(K)
+    r"^Tourmaline__R060123__",  # a supergroup name: the species stays open
+    r"^GlassCe__R110075__",  # a synthetic glass: stays unlinked, with the reason
+    r"^unknown__R140074__",  # RRUFF's current list names this sample Lefontite
+    r"^Hainite__R1(30110|41183)__",  # one sample is Hainite-(Y), the other Götzenite
+    r"^Zunyite__R050263__",  # an IMA species after the cut of the RamanLab export
+]
+
+
+@pytest.fixture(scope="module")
+def relabel_subset(tmp_path_factory, shared_data):
+    """Real RRUFF files whose labels are not current species names, and IMA list extracts."""
+    out = tmp_path_factory.mktemp("relabel")
+    source = shared_data / "rruff" / "raman" / "excellent_unoriented.zip"
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(out / "labels.zip", "w") as dst:
+        for name in src.namelist():
+            if any(re.search(p, name) for p in RELABEL_PATTERNS):
+                dst.writestr(name, src.read(name))
+    ima = shared_data / "rruff" / "ima"
+
+    def extract(name, keep):
+        text = (ima / name).read_text(encoding="utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text)))
+        with (out / name).open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(r for r in rows if r["Mineral Name"] in keep)
+        return out / name
+
+    current = extract(
+        "RRUFF_Export_with_Hey_Classification__RamanLab_5c829ff.csv",
+        # its real last row marks where the copy was cut
+        {"Fluorapophyllite-(K)", "Lefontite", "Götzenite", "Hainite-(Y)", "Zugshunstite-(Ce)"},
+    )
+    # Uranophane-β sorts before the cut: an old name, never added from the older export
+    older = extract("RRUFF_Export_20220228_102415.csv", {"Zunyite", "Uranophane-β"})
+    return out / "labels.zip", current, older
+
+
+def test_labels_link_to_renamed_species_groups_or_stay_unlinked_with_why(db, relabel_subset):
+    path, current, older = relabel_subset
+    first = ingest_spectra(db, path, progress=False)
+    assert first.ingested == 13 and first.failed == []
+    assert first.linked_to_groups == 1  # Tourmaline
+    unlinked = first.links["unlinked_labels"]
+    assert "ingest rruff-ima" in unlinked["Apophyllite-(KF)"]["reason"]
+    assert unlinked["Zunyite"]["reason"].startswith("not a MinDB species")
+    assert unlinked["Glass-(Ce)"]["reason"].startswith("not a mineral: ")
+    assert any("Glass-(Ce) (2 spectra): not a mineral" in line for line in first.unlinked_lines())
+
+    ima = ingest_ima(db, current, complement=older, progress=False)
+    assert ima.failed == [] and ima.minerals_added == 6  # 5 + Zunyite, not Uranophane-β
+    assert db.resolve("Zunyite") == ("mineral", "Zunyite")
+    with pytest.raises(MineralNotFound):
+        db.resolve("Uranophane-β")
+    # relinked: Apophyllite-(KF) 3, unknown R140074 2, Hainite 3, Zunyite 2
+    assert ima.links["relinked"] == 10
+    assert set(ima.links["unlinked_labels"]) == {"Glass-(Ce)"}
+    renamed = ima.links["renamed_labels"]
+    assert renamed["Apophyllite-(KF)"] == "Fluorapophyllite-(K)"
+    assert renamed["unknown"] == "Lefontite"
+    by_sample = {}
+    for s in load_spectra(db, "raman"):
+        by_sample.setdefault(s.metadata["sample_id"], set()).add(s.metadata["mineral"])
+    assert by_sample["R130110"] == {
+        "Gotzenite"
+    }  # the IMA ingest stores plain names and by_sample["R141183"] == {"Hainite-(Y)"}
+    assert by_sample["R050021"] == {"Fluorapophyllite-(K)"}
+    assert by_sample["R140074"] == {"Lefontite"} and by_sample["R050263"] == {"Zunyite"}
+
+    again = ingest_spectra(db, path, progress=False)
+    assert again.ingested == 0 and again.links["relinked"] == 0
+    assert again.links["group_labels"] == {"Tourmaline": "tourmaline supergroup"}
+    # species training: group-linked and unlinked spectra stay out
+    ds = build_dataset(db, DatasetSpec.make("raman", np.arange(150.0, 1200.0, 2.0)))
+    assert "tourmaline supergroup" not in set(ds.y) and "Glass-(Ce)" not in set(ds.y)
+    assert {"Fluorapophyllite-(K)", "Lefontite", "Zunyite", "Gotzenite"} <= set(ds.y)
+    assert len(ds) == 10

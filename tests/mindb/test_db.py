@@ -138,3 +138,31 @@ def test_default_url_lives_in_the_data_dir(_isolated_settings):
 def test_postgresql_scheme_uses_psycopg3():
     assert _normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert _normalise_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_spectra_of_a_0002_database_survive_migration_0003(db_url):
+    """Migration 0003 (spectra may link to a group; the rename table) keeps stored spectra."""
+    from lithoscope.mindb.arrays import encode_array
+
+    _upgrade_to(db_url, "0002")
+    axis, y = [100.0, 200.5, 300.25], [0.0, 1.0, 0.5]
+    engine = create_engine(_normalise_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO spectra (label, method, axis_unit, axis, intensities, n_points, "
+                "axis_min, axis_max, source, checksum, extra) VALUES ('Tourmaline', 'raman', "
+                "'raman shift cm-1', :a, :y, 3, 100.0, 300.25, 'old', 'abc', '{}')"
+            ),
+            {"a": encode_array(axis), "y": encode_array(y)},
+        )
+    engine.dispose()
+    with connect(db_url) as db:
+        assert db.info()["schema_version"] == head_revision() == "0003"
+        (old,) = db.spectra()
+        assert old.metadata["label"] == "Tourmaline" and old.metadata["link"] is None
+        assert old.axis.tolist() == axis and old.intensities.tolist() == y
+        db.build()  # the rename table arrives with the build, which links what it can
+        (linked,) = db.spectra()
+        assert linked.metadata["link"] == "group"
+        assert linked.metadata["mineral"] == "tourmaline supergroup"
