@@ -283,3 +283,12 @@ def test_long_header_before_the_names_is_still_detected():
     s = parse_spectrum(text, "Quartz__R040031__Raman__532__x.txt")
     assert s.metadata["orientation"] == long_value.strip()
     assert re.fullmatch(r"R040031", s.metadata["sample_id"])
+
+
+def test_a_blank_line_ends_a_header_value():
+    """Text after the blank line that ends the header is not taken into the last value."""
+    text = HEAD + "##PIN_ID=1234\n\nRaman shift, Intensity\n100, 1\n101, 2\n##END=\n"
+    with pytest.raises(SpectrumFileError, match=r"line 6: expected two numbers .*'Raman shift"):
+        parse_spectrum(text, "Quartz__R040031__Raman__532__x.txt")
+    s = parse_spectrum(text.replace("\nRaman shift, Intensity", ""), "Quartz__R040031__Raman__x")
+    assert s.metadata["pin_id"] == "1234" and s.n_points == 2

@@ -11,7 +11,8 @@ before the data. Header values win over the file name.
 A header value is free text: an orientation such as ``Laser parallel to (1 0 1). Fiducial mark
 perpendicular to laser is parallel to b [0 1 0]`` holds digits, brackets, commas and ``=`` signs,
 and may run over several lines. Every ``##KEY=value`` line is a header line whatever its value,
-and the text lines that follow it (up to the next ``##`` line or the first data line) continue it.
+and the text lines right below it (up to the next ``##`` line, a blank line or the first data
+line) continue it.
 """
 
 from __future__ import annotations
@@ -131,13 +132,15 @@ def _read_header_block(
 ) -> bool:
     """Read lines ``first..last-1``: ``##KEY=value`` lines and the text lines continuing them.
 
-    Returns whether ``##END=`` was among them; text after ``##END=`` is refused.
+    A value continues on the text lines right below it; a blank line ends it. Returns whether
+    ``##END=`` was among the lines; text after ``##END=`` is refused.
     """
     key: str | None = None
     end_line = None
     for i in range(first, last):
         line = lines[i].strip()
         if not line:
+            key = None if key != "END" else key
             continue
         if line.startswith("##"):
             key = _header_line(line, i + 1, name, header)
@@ -149,6 +152,11 @@ def _read_header_block(
             )
         elif key is not None:
             header[key] = f"{header[key]} {html.unescape(line)}".strip()
+        else:
+            raise SpectrumFileError(
+                f"{name} line {i + 1}: expected two numbers separated by a comma, got "
+                f"{line[:40]!r}; fix or remove that line"
+            )
     return end_line is not None
 
 
@@ -162,7 +170,9 @@ def _parse_lines(text: str, name: str) -> tuple[dict[str, str], np.ndarray, np.n
         line = lines[start].strip()
         if line.startswith("##"):
             in_value = not line[2:].lstrip().upper().startswith("END")
-        elif line and not (in_value and _is_header_text(lines, start, stop)):
+        elif not line:
+            in_value = False  # a blank line ends a value: what follows is data or an error
+        elif not (in_value and _is_header_text(lines, start, stop)):
             break
         start += 1
     ended = _read_header_block(lines, 0, start, name, header)
