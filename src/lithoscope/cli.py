@@ -7,11 +7,13 @@ bad input and 2 for usage errors; never a traceback.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -772,16 +774,71 @@ def chem(
         console.print(f"note: {note}")
 
 
+_OS_ERROR_FIXES = {
+    errno.EACCES: "make it writable or set LITHOSCOPE_DATA_DIR to a folder you can write to",
+    errno.EPERM: "make it writable or set LITHOSCOPE_DATA_DIR to a folder you can write to",
+    errno.EROFS: "the file system is read-only; set LITHOSCOPE_DATA_DIR to a writable folder",
+    errno.ENOSPC: "free some disk space or set LITHOSCOPE_DATA_DIR to another disk",
+    errno.EDQUOT: "free some space (quota) or set LITHOSCOPE_DATA_DIR to another disk",
+    errno.ENOTDIR: "a file stands where a folder is needed; move it away or choose another path",
+    errno.EEXIST: "a file stands where a folder is needed; move it away or choose another path",
+    errno.EISDIR: "a folder stands where a file is needed; choose another path",
+}
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error that escaped the library: path, reason, fix."""
+    path = exc.filename if exc.filename is not None else exc.filename2
+    target = f" {path}" if path is not None else ""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in _OS_ERROR_FIXES:
+        return f"cannot write{target}: {reason}; {_OS_ERROR_FIXES[exc.errno]}"
+    return f"cannot access{target}: {reason}; check the path and its permissions"
+
+
+def _database_error_line(exc: Exception) -> str | None:
+    """One line for a database error that escaped the library, or None if it is not one.
+
+    sqlalchemy is looked up, not imported: commands that never opened MinDB stay fast.
+    """
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is None or not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    orig = exc.orig if exc.orig is not None else exc
+    detail = (str(orig).strip().splitlines() or [""])[0]
+    return (
+        f"MinDB refused the operation ({type(orig).__name__}: {detail}); retry (another "
+        "lithoscope may have been writing), and if it persists check the database with "
+        "'lithoscope db info'"
+    )
+
+
+def _fail(line: str, code: int = 1) -> NoReturn:
+    err_console.print(f"error: {line}", markup=False, highlight=False, soft_wrap=True)
+    raise SystemExit(code)
+
+
 def main() -> None:
-    """Entry point of the ``lithoscope`` command."""
+    """Entry point of the ``lithoscope`` command: bad input is one line on stderr, exit 1."""
     try:
         app()
     except LithoscopeError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise SystemExit(1) from None
+        _fail(str(exc))
     except KeyboardInterrupt:
         err_console.print("interrupted", markup=False)
         raise SystemExit(130) from None
+    except BrokenPipeError:
+        # the reader of stdout went away (| head): stop quietly, as other tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
+    except OSError as exc:
+        _fail(_os_error_line(exc))
+    except Exception as exc:
+        line = _database_error_line(exc)
+        if line is None:
+            raise
+        _fail(line)
 
 
 if __name__ == "__main__":

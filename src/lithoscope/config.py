@@ -7,6 +7,7 @@ settings are read; folders are made only by the code that writes into them.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,11 +17,56 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lithoscope.errors import InputError
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "ensure_folder", "get_settings"]
 
 
 def _default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("lithoscope", appauthor=False))
+
+
+_DATA_DIR_FIX = "set LITHOSCOPE_DATA_DIR to a folder you can write to"
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """``path`` itself or the nearest ancestor that exists, if it is not a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
+def ensure_folder(path: str | Path, *, what: str = "folder", fix: str = _DATA_DIR_FIX) -> Path:
+    """Create ``path`` (and parents) if needed and check that lithoscope can write into it.
+
+    Parameters
+    ----------
+    path : str or Path
+    what : str
+        What the folder is for, named in the message (e.g. ``"the data folder"``).
+    fix : str
+        How the user fixes it, ending the message.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        ``path`` or one of its parents is a file, or the folder cannot be created or written.
+    """
+    path = Path(path)
+    blocking = _blocking_file(path)
+    if blocking is not None:
+        where = "is a file" if blocking == path else f"is below {blocking}, which is a file"
+        raise InputError(f"cannot use {path} as {what}: it {where}; {fix}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {what} {path}: {exc.strerror or exc}; {fix}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path} ({what}): permission denied; {fix}")
+    return path
 
 
 class Settings(BaseSettings):
@@ -60,7 +106,15 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "LITHOSCOPE_DATA_DIR is empty; set it to a folder path or unset it"
                 )
-            return Path(value).expanduser().resolve()
+            path = Path(value).expanduser().resolve()
+            blocking = _blocking_file(path)
+            if blocking is not None:
+                where = "is a file" if blocking == path else f"is below {blocking}, a file"
+                raise ValueError(
+                    f"{str(path)!r} {where}, not a folder; set it to a "
+                    "folder path (it is created when first needed)"
+                )
+            return path
         return value
 
     @field_validator("database_url", "mirror", mode="before")
@@ -69,6 +123,10 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip() == "":
             return None
         return value
+
+    def writable_data_dir(self) -> Path:
+        """``data_dir``, created if needed and checked to be writable (see `ensure_folder`)."""
+        return ensure_folder(self.data_dir, what="the data folder")
 
     @property
     def models_dir(self) -> Path:
@@ -101,4 +159,5 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = "LITHOSCOPE_" + str(first["loc"][0]).upper() if first["loc"] else "LITHOSCOPE_*"
-        raise InputError(f"environment variable {field}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InputError(f"environment variable {field}: {message}") from None

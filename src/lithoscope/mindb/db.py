@@ -1,13 +1,23 @@
-"""Opening MinDB: engines, schema migrations and sessions.
+"""Opening MinDB: engines, schema migrations, sessions and the writers' lock.
 
 `open_database` is the single door to the database. It creates the SQLite file under the data
 folder when needed, brings an older schema up to date with the Alembic migrations (never by
-recreating it), and refuses databases it does not understand (foreign tables, a newer schema).
+recreating it), and refuses databases it does not understand (foreign tables, a newer schema,
+a file that is not a readable SQLite database).
+
+Processes that write (a first creation or migration, `transaction`) take `db_lock` first: an
+``flock`` on ``<file>.lock`` beside a SQLite file, ``pg_advisory_lock`` on PostgreSQL. Two
+``lithoscope db build`` started at once therefore run one after the other: one builds, the other
+finds the build done.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,14 +28,23 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lithoscope.config import ensure_folder
 from lithoscope.errors import DatabaseError
 
-__all__ = ["head_revision", "migrate", "open_database", "safe_url", "upgrade"]
+__all__ = [
+    "db_lock",
+    "head_revision",
+    "migrate",
+    "open_database",
+    "safe_url",
+    "transaction",
+    "upgrade",
+]
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -77,8 +96,18 @@ def _create_engine(url: str) -> Engine:
             f"database URL {safe_url(url)!r}: backend {parsed.get_backend_name()!r} is not "
             "supported; use sqlite or postgresql"
         )
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "sqlite" and _sqlite_file(parsed.database):
+        db_file = Path(parsed.database).expanduser()
+        ensure_folder(
+            db_file.parent,
+            what="the folder of MinDB's SQLite file",
+            fix="set LITHOSCOPE_DATA_DIR (or LITHOSCOPE_DATABASE_URL) to a writable place",
+        )
+        if db_file.is_dir():
+            raise DatabaseError(
+                f"MinDB at {db_file} is a folder, not a database file; point "
+                "LITHOSCOPE_DATABASE_URL at a file or move the folder away"
+            )
     try:
         engine = create_engine(parsed, future=True)
     except (ImportError, ArgumentError) as exc:
@@ -88,7 +117,179 @@ def _create_engine(url: str) -> Engine:
         ) from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_foreign_keys)
+        event.listen(engine, "handle_error", _sqlite_unreadable)
     return engine
+
+
+def _sqlite_file(database: str | None) -> bool:
+    """Whether a SQLite URL's database is a file (not in memory)."""
+    return database not in (None, "", ":memory:") and not str(database).startswith("file:")
+
+
+# SQLite result codes of a damaged file (primary codes; extended codes carry them in the low byte)
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def unreadable_database(db_file: str | Path, detail: str) -> DatabaseError:
+    """The one message for a SQLite file that is not a readable database.
+
+    Names the newest ``.bak-<revision>`` copy that migrations left beside it, if any.
+    """
+    db_file = Path(db_file)
+    backups = sorted(db_file.parent.glob(f"{db_file.name}.bak-*"), key=lambda p: p.stat().st_mtime)
+    if backups:
+        fix = (
+            f"restore it from the {backups[-1].name} copy beside it or rebuild with "
+            "'lithoscope db build' after moving it away"
+        )
+    else:
+        fix = "move it away and rebuild with 'lithoscope db build' (no .bak-<rev> copy found)"
+    return DatabaseError(f"MinDB at {db_file} is not a readable database ({detail}); {fix}")
+
+
+def _sqlite_unreadable(context: ExceptionContext) -> BaseException | None:
+    """Turn SQLite's "not a database" / "malformed" errors into one `DatabaseError` line."""
+    orig = context.original_exception
+    code = getattr(orig, "sqlite_errorcode", None)
+    if not isinstance(orig, sqlite3.DatabaseError) or code is None:
+        return None
+    if code & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return None
+    engine = context.engine
+    db_file = engine.url.database if engine is not None else None
+    detail = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    return unreadable_database(db_file or "<unknown file>", detail)
+
+
+# ---------------------------------------------------------------------------------- locking
+_LOCKS_GUARD = threading.Lock()
+_LOCKS: dict[str, _ProcessLock] = {}
+
+
+class _ProcessLock:
+    """One inter-process lock, re-entrant within this process (threads queue on an RLock)."""
+
+    def __init__(self) -> None:
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.release: object = None
+
+
+def _lock_key(engine: Engine) -> tuple[str, str | Path | None]:
+    """(key, resource): the lock file of a SQLite file, the URL of a PostgreSQL database."""
+    if engine.dialect.name == "sqlite":
+        database = engine.url.database
+        if not _sqlite_file(database):
+            return f"sqlite-memory:{id(engine)}", None
+        lock_file = Path(f"{Path(database).expanduser().resolve()}.lock")
+        return str(lock_file), lock_file
+    url = engine.url.render_as_string(hide_password=True)
+    return url, url
+
+
+def _flock(lock_file: Path):
+    """Hold an exclusive ``flock`` on ``lock_file``; return the function that releases it."""
+    import fcntl
+
+    try:
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DatabaseError(
+            f"cannot create the lock file {lock_file} beside MinDB ({exc.strerror}); make "
+            "its folder writable"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+
+    def release() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+    return release
+
+
+def _pg_lock_id(url: str) -> int:
+    """A signed 64-bit advisory lock id for MinDB (one per database, same in every process)."""
+    digest = hashlib.sha256(f"lithoscope-mindb:{url}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _advisory_lock(engine: Engine):
+    """Hold ``pg_advisory_lock`` on a dedicated connection; return its release function."""
+    key = _pg_lock_id(engine.url.render_as_string(hide_password=True))
+    try:
+        conn = engine.connect()
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise DatabaseError(
+            f"cannot connect to database {safe_url(str(engine.url))!r}: {reason}; check "
+            "LITHOSCOPE_DATABASE_URL and that the server is running"
+        ) from None
+
+    def release() -> None:
+        try:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+        finally:
+            conn.close()
+
+    return release
+
+
+@contextmanager
+def db_lock(engine_or_url: Engine | str) -> Iterator[None]:
+    """Hold MinDB's writers' lock: one process (and thread) at a time inside.
+
+    SQLite files are locked with ``flock`` on ``<file>.lock`` beside them, PostgreSQL databases
+    with ``pg_advisory_lock`` (released when the block ends, or when the process dies). The lock
+    is re-entrant within a process, so code holding it may call functions that take it again.
+
+    Parameters
+    ----------
+    engine_or_url : sqlalchemy.Engine or str
+        The open engine, or the database URL.
+
+    Raises
+    ------
+    DatabaseError
+        If the lock file cannot be created or the server cannot be reached.
+
+    Examples
+    --------
+    >>> with db_lock("sqlite://"):  # in memory: only threads of this process wait
+    ...     pass
+    """
+    own_engine = isinstance(engine_or_url, str)
+    engine = _create_engine(_normalise_url(engine_or_url)) if own_engine else engine_or_url
+    try:
+        key, resource = _lock_key(engine)
+        with _LOCKS_GUARD:
+            lock = _LOCKS.setdefault(key, _ProcessLock())
+        with lock.thread_lock:
+            if lock.depth == 0 and resource is not None:
+                if isinstance(resource, Path):
+                    lock.release = _flock(resource)
+                else:
+                    lock.release = _advisory_lock(engine)
+            lock.depth += 1
+            try:
+                yield
+            finally:
+                lock.depth -= 1
+                if lock.depth == 0 and lock.release is not None:
+                    release, lock.release = lock.release, None
+                    release()
+    finally:
+        if own_engine:
+            engine.dispose()
 
 
 def _current_revision(engine: Engine) -> tuple[str | None, set[str]]:
@@ -119,15 +320,35 @@ def migrate(engine: Engine, *, backup: bool = True) -> tuple[str | None, str]:
         If the database holds tables but no MinDB revision, or a revision newer than this
         lithoscope knows.
     """
+    revision, _ = _read_revision(engine)
+    if revision is not None and revision == head_revision():
+        return revision, revision  # up to date: no lock needed to read
+    with db_lock(engine):
+        # another process may have created or migrated it while this one waited
+        return _migrate_locked(engine, backup=backup)
+
+
+def _read_revision(engine: Engine) -> tuple[str | None, set[str]]:
+    """(revision, tables), with unreachable servers and unreadable files as one line."""
     url = engine.url.render_as_string(hide_password=True)
     try:
-        revision, tables = _current_revision(engine)
+        return _current_revision(engine)
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if engine.dialect.name == "sqlite" and _sqlite_file(engine.url.database):
+            raise DatabaseError(
+                f"cannot open MinDB at {engine.url.database}: {reason}; check that the file "
+                "and its folder are readable and writable"
+            ) from None
         raise DatabaseError(
             f"cannot connect to database {url!r}: {reason}; check LITHOSCOPE_DATABASE_URL "
             "and that the server is running"
-        ) from exc
+        ) from None
+
+
+def _migrate_locked(engine: Engine, *, backup: bool) -> tuple[str | None, str]:
+    url = engine.url.render_as_string(hide_password=True)
+    revision, tables = _read_revision(engine)
     script = ScriptDirectory.from_config(_alembic_config())
     head = script.get_current_head()
     assert head is not None
@@ -148,8 +369,11 @@ def migrate(engine: Engine, *, backup: bool = True) -> tuple[str | None, str]:
         return revision, head
     if backup and revision is not None and engine.dialect.name == "sqlite":
         db_file = engine.url.database
-        if db_file and db_file != ":memory:" and Path(db_file).exists():
-            shutil.copy2(db_file, f"{db_file}.bak-{revision}")
+        if _sqlite_file(db_file) and Path(db_file).exists():
+            # copied under a temporary name, then renamed: never a half-written backup
+            tmp = f"{db_file}.bak-{revision}.tmp"
+            shutil.copy2(db_file, tmp)
+            os.replace(tmp, f"{db_file}.bak-{revision}")
     cfg = _alembic_config()
     try:
         with engine.begin() as conn:
@@ -181,7 +405,7 @@ def open_database(url: str, *, upgrade: bool = True) -> tuple[Engine, sessionmak
     if upgrade:
         migrate(engine)
     else:
-        revision, _ = _current_revision(engine)
+        revision, _ = _read_revision(engine)
         if revision != head_revision():
             raise DatabaseError(
                 f"database {safe_url(url)!r} is at schema revision {revision!r}, not "
@@ -192,6 +416,13 @@ def open_database(url: str, *, upgrade: bool = True) -> tuple[Engine, sessionmak
 
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session whose work is committed together, or not at all."""
-    with factory() as session, session.begin():
+    """A session whose work is committed together, or not at all, under `db_lock`.
+
+    The lock makes read-check-write sequences (a build that first looks whether it already
+    ran, spectra stored after a duplicate check) safe between processes.
+    """
+    engine = factory.kw.get("bind")
+    if not isinstance(engine, Engine):  # pragma: no cover - factories made by open_database
+        raise DatabaseError("transaction() needs a session factory bound to an engine")
+    with db_lock(engine), factory() as session, session.begin():
         yield session
