@@ -462,3 +462,25 @@ def test_link_data_type_with_a_number_after_it():
     child = _jcamp("1 1 2 3 3 2 1 0 -1 -2 -3")
     text = "##TITLE=compound\n##JCAMP-DX=5.01\n##DATA TYPE=\tLINK 1\n" + child + "##END=\n"
     assert [s.n_points for s in parse_spectra(text, "l.jdx")] == [10]
+
+
+def test_decimal_commas_of_a_european_export():
+    # as readJDX's decompLines() documents them ("EU AFFN"): blank-separated, one comma each
+    data = "1,5 0,25 -0,5 1,0 2\n5,5 1,75 0 -2,5 3,125 4,0"
+    text = _jcamp(data, FIRSTX="1.5", LASTX="9.5", NPOINTS="9")
+    s = parse_spectrum(text, "t.jdx")
+    np.testing.assert_allclose(s.axis, 1.5 + np.arange(9), rtol=1e-12)
+    np.testing.assert_array_equal(s.intensities, [0.25, -0.5, 1, 2, 1.75, 0, -2.5, 3.125, 4])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "1,1,2,3,3,2,1,0,-1,-2,-3",  # commas as the standard's separators
+        "1, 1, 2, 3, 3, 2, 1, 0, -1, -2, -3",
+        "1,1 2,3 3,2 1,0 -1,-2,-3",  # a comma inside a blank-separated field, but not decimal
+    ],
+)
+def test_comma_separators_are_not_decimal_commas(data):
+    s = parse_spectrum(_jcamp(data), "t.jdx")
+    np.testing.assert_array_equal(s.intensities, SEQUENCE)

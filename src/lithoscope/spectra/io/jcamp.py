@@ -290,6 +290,31 @@ def _expand(
     return ys, prev is not None and prev[0] == "dif"
 
 
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+(?:[Ee][+-]?\d+)?")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _decimal_commas(lines: list[tuple[int, str]]) -> bool:
+    """True if AFFN ``(X++(Y..Y))`` lines write decimal commas (``1898,58 -0,0170 -0,0171``).
+
+    Files exported under a European locale do. A comma separates values in the standard, but
+    then a line is written ``1898,1,2,3`` or ``1898, 1, 2``: never as blank-separated numbers
+    that each hold one comma with digits on both sides, which is what this looks for (on every
+    line, with at least two numbers on each and a comma in at least one).
+    """
+    seen_comma = False
+    for _, s in lines:
+        fields = s.split()
+        if len(fields) < 2:
+            return False
+        for f in fields:
+            if _DECIMAL_COMMA.fullmatch(f):
+                seen_comma = True
+            elif not _PLAIN_NUMBER.fullmatch(f):
+                return False
+    return seen_comma
+
+
 def _first_misplaced_line(
     starts: list[tuple[int, float, int]], firstx: float, step: float, xfactor: float
 ) -> tuple[int, float, int, float] | None:
@@ -360,10 +385,13 @@ def _xydata(
         )
     budget = int(npoints) + 1 if npoints is not None else _MAX_POINTS
     asdf = any(c in _ASDF_ONLY for _, s in rec.lines for c in s)
+    lines = rec.lines
+    if not asdf and _decimal_commas(lines):
+        lines = [(number, s.replace(",", ".")) for number, s in lines]
     ys: list[float] = []
     starts: list[tuple[int, float, int]] = []  # (line, x on the line, index of that x)
     ends_dif = False
-    for number, s in rec.lines:
+    for number, s in lines:
         try:
             tokens = _asdf_tokens(s, asdf)
             if not tokens or tokens[0][0] != "abs":
