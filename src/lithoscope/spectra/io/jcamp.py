@@ -13,14 +13,15 @@ Checks that catch damaged files: ``##NPOINTS`` against the number of ordinates, 
 that starts each ``(X++(Y..Y))`` line against ``##FIRSTX``/``##LASTX``/``##NPOINTS`` (a lost
 line shifts it), the y check value, and a missing ``##END=`` (a truncated file).
 
-What mature readers (readJDX, the ``jcamp`` package, jcampconverter, JSpecView) accept is read:
+What mature readers (readJDX, the ``jcamp`` package, jcampconverter) accept is read:
 the abscissa on a line is rounded (to whole ``##XFACTOR`` units, or to fewer digits than
 ``##FIRSTX``), so it may miss its place by one ``##XFACTOR`` unit plus half a point spacing;
 lines that follow a ``##DELTAX`` which disagrees with ``##LASTX`` are read on the
 FIRSTX/LASTX grid, as those readers place the points, with a `SpectrumWarning`; a bare
 ``##END`` without ``=``, a DOS end-of-file byte (Ctrl-Z) after the last block and old Macintosh
-line ends (CR alone) are accepted. ``##NTUPLES`` and ``##DATA TABLE`` files (2-D NMR, FIDs) are
-refused in one line.
+line ends (CR alone) are accepted, and so are AFFN lines written with decimal commas by
+European-locale exports. ``##NTUPLES`` and ``##DATA TABLE`` files (2-D NMR, FIDs) are refused in
+one line.
 
 An axis stored in decreasing order (usual for infrared, ``##FIRSTX`` > ``##LASTX``) is the
 declared order of the format, so it is reversed without a warning; an unordered peak table is
