@@ -160,19 +160,21 @@ class Preprocessor:
         self.grid = grid
         self._kernels: list[_Kernel] = []
         self.compiled = True
-        axis = grid
+        axis: np.ndarray | None = grid
         for _, step in steps[1:]:
             build = _KERNELS.get(type(step))
-            if build is None or (self._outside == "nan" and not step._allow_nan):
-                self.compiled = False
+            if build is None:  # not ours: the axis and parameters are the step's business
+                self.compiled, axis = False, None
                 break
             step._check(axis.size)  # the parameters, once
-            self._kernels.append(build(step, axis))
+            if self._outside == "nan" and not step._allow_nan:
+                self.compiled = False  # the pipeline refuses the NaN, with its message
+            if self.compiled:
+                self._kernels.append(build(step, axis))
             axis = step.transform_axis(axis)
         if not self.compiled:
             self._kernels = []
-            axis = self._output_axis(steps)
-        self.axis = np.asarray(axis, dtype=np.float64)
+        self.axis = self._output_axis(steps) if axis is None else np.asarray(axis, np.float64)
 
     @classmethod
     def from_pipeline(cls, pipeline: Pipeline) -> Preprocessor:
