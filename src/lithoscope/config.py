@@ -124,10 +124,6 @@ class Settings(BaseSettings):
             return None
         return value
 
-    def writable_data_dir(self) -> Path:
-        """``data_dir``, created if needed and checked to be writable (see `ensure_folder`)."""
-        return ensure_folder(self.data_dir, what="the data folder")
-
     @property
     def models_dir(self) -> Path:
         """Folder of the model registry."""
