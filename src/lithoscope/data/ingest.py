@@ -38,6 +38,7 @@ from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.labels import base_sample_id, compact_key
 from lithoscope.mindb.names import name_key
 from lithoscope.mindb.queries import MinDB, NewMineral
+from lithoscope.mindb.store import NewChecksums
 from lithoscope.spectra.io import SpectrumFileError, SpectrumWarning, parse_spectrum
 from lithoscope.spectra.io._common import decode
 from lithoscope.spectra.spectrum import Spectrum
@@ -285,22 +286,16 @@ def _count_files(path: Path) -> int | None:
 
 
 def _parsed_files(
-    path: Path, present: set[str], report: IngestReport, bar: Progress
+    path: Path, fresh: NewChecksums, report: IngestReport, bar: Progress
 ) -> Iterator[Spectrum]:
     """Parsed spectra of the files not stored yet, with their file checksum and label."""
     task = bar.add_task(f"Ingesting {path.name}", total=_count_files(path))
-    seen: set[str] = set()
     for display, bare, data in iter_spectrum_files(path):
         bar.advance(task)
         report.files += 1
         checksum = hashlib.sha256(data).hexdigest()
-        if checksum in present:
-            report.already_present += 1
-            continue
-        if checksum in seen:
-            report.duplicates += 1
-            continue
-        seen.add(checksum)
+        if not fresh.is_new(checksum):
+            continue  # not parsed again: counted by `fresh`
         try:
             text = decode(data, display)
             with warnings.catch_warnings(record=True) as caught:
@@ -351,16 +346,17 @@ def ingest_spectra(
     """
     report = IngestReport(source=str(path))
     _check_curated(db, report)
-    present = db.spectrum_checksums()
+    fresh = NewChecksums(db.spectrum_checksums())
     with _progress(progress) as bar:
         stored = db.add_spectra(
-            _parsed_files(path, present, report, bar),
+            _parsed_files(path, fresh, report, bar),
             source=source_name or f"RRUFF {path.name}",
             relink=True,
             on_spectrum=on_spectrum,
         )
     report.ingested = stored.added
-    report.already_present += stored.already_present
+    report.already_present = fresh.already_present + stored.already_present
+    report.duplicates = fresh.duplicates + stored.duplicates
     report.unmatched = stored.unlinked
     report.linked_to_groups = stored.linked_to_groups
     report.conflicts = stored.conflicts

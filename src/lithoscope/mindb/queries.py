@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from lithoscope.errors import InputError
 from lithoscope.mindb import build as _build
 from lithoscope.mindb import store as _store
+from lithoscope.mindb.arrays import decode_array
 from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.db import head_revision, safe_url, transaction
-from lithoscope.mindb.labels import LinkReport, link_spectra
+from lithoscope.mindb.labels import LinkReport, base_sample_id, link_spectra
 from lithoscope.mindb.models import (
     Alias,
     Body,
@@ -59,6 +60,25 @@ def _occurrence_dict(occ: Occurrence) -> dict[str, Any]:
 
 
 _BODY_ORDER = {b.value: i for i, b in enumerate(Body)}
+
+
+def _method(value: Method | str) -> Method:
+    try:
+        return Method(str(value).lower())
+    except ValueError:
+        valid = ", ".join(m.value for m in Method)
+        raise InputError(f"method {value!r} is not one of {valid}") from None
+
+
+def _as_list(value: Any, name: str) -> list[Any] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes, int, float)):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise InputError(f"{name} must be a value or a list of values, got {value!r}") from None
 
 
 class MinDB:
@@ -179,17 +199,91 @@ class MinDB:
         limit: int | None = None,
     ) -> StoredSpectra:
         """`spectra` as read-only arrays and metadata dicts (no per-spectrum validation)."""
-        return _store.read_spectra(
-            self.session_factory,
-            method=method,
-            minerals=minerals,
-            source=source,
-            laser_nm=laser_nm,
-            sample_ids=sample_ids,
-            ids=ids,
-            linked_only=linked_only,
-            limit=limit,
+        columns = (
+            Spectrum.id,
+            Spectrum.method,
+            Spectrum.axis,
+            Spectrum.intensities,
+            Spectrum.axis_unit,
+            Spectrum.label,
+            Spectrum.sample_id,
+            Spectrum.laser_nm,
+            Spectrum.checksum,
+            Spectrum.filename,
+            Spectrum.source,
+            Spectrum.measured_chemistry,
+            Mineral.name,
+            MineralGroup.name,
         )
+        query = (
+            select(*columns)
+            .outerjoin(Mineral, Spectrum.mineral_id == Mineral.id)
+            .outerjoin(MineralGroup, Spectrum.group_id == MineralGroup.id)
+            .order_by(Spectrum.id)
+        )
+        if method is not None:
+            query = query.where(Spectrum.method == _method(method))
+        names = _as_list(minerals, "minerals")
+        if names is not None:
+            keys = sorted({name_key(str(n)) for n in names})
+            query = query.where(Mineral.name_key.in_(keys) | MineralGroup.name_key.in_(keys))
+        sources = _as_list(source, "source")
+        if sources is not None:
+            query = query.where(Spectrum.source.in_([str(s) for s in sources]))
+        lasers = _as_list(laser_nm, "laser_nm")
+        if lasers:
+            try:
+                query = query.where(Spectrum.laser_nm.in_([float(v) for v in lasers]))
+            except (TypeError, ValueError):
+                raise InputError(f"laser_nm must be numbers (nm), got {laser_nm!r}") from None
+        samples = _as_list(sample_ids, "sample_ids")
+        if samples is not None:
+            query = query.where(Spectrum.sample_id.in_([str(s) for s in samples]))
+        id_list = _as_list(ids, "ids")
+        if id_list is not None:
+            query = query.where(Spectrum.id.in_([int(i) for i in id_list]))
+        if linked_only:
+            query = query.where(Spectrum.mineral_id.is_not(None))
+        if limit is not None:
+            query = query.limit(int(limit))
+        axes, ys, methods, units, metas = [], [], [], [], []
+        with self.session() as session:
+            for (
+                sid,
+                m,
+                axis,
+                y,
+                unit,
+                label,
+                sample,
+                laser,
+                checksum,
+                filename,
+                src,
+                chemistry,
+                mineral,
+                group,
+            ) in session.execute(query):
+                axes.append(decode_array(axis))
+                ys.append(decode_array(y))
+                methods.append(m)
+                units.append(unit)
+                metas.append(
+                    {
+                        "spectrum_id": sid,
+                        "mineral": mineral or group or label,
+                        "link": "mineral" if mineral else "group" if group else None,
+                        "label": label,
+                        "sample_id": sample,
+                        "group": base_sample_id(sample) or f"spectrum-{sid}",
+                        "laser_nm": laser,
+                        "checksum": checksum,
+                        "file": filename,
+                        "source": src,
+                        "measured_chemistry": chemistry,
+                    }
+                )
+        return StoredSpectra(axes, ys, methods, units, metas)
 
     def spectrum_checksums(self) -> set[str]:
         """The checksum of every stored spectrum (what `add_spectra` deduplicates by)."""

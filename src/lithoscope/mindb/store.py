@@ -17,23 +17,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lithoscope.errors import InputError
 from lithoscope.methods import Method
-from lithoscope.mindb.arrays import decode_array, encode_array
+from lithoscope.mindb.arrays import encode_array
 from lithoscope.mindb.build import attach_derived, formula_fields
 from lithoscope.mindb.chemistry import Formula
 from lithoscope.mindb.db import transaction
 from lithoscope.mindb.labels import Link, Linker, LinkReport, base_sample_id, link_spectra
-from lithoscope.mindb.models import Mineral, MineralGroup, Reference
+from lithoscope.mindb.models import Mineral, Reference
 from lithoscope.mindb.models import Spectrum as SpectrumRow
 from lithoscope.mindb.names import name_key
 from lithoscope.mindb.references import citation_key, extract_doi, extract_url
 
 __all__ = [
+    "NewChecksums",
     "NewMineral",
     "SpectraReport",
     "StoredSpectra",
     "add_minerals",
     "add_spectra",
-    "read_spectra",
     "stored_checksums",
 ]
 
@@ -55,25 +55,6 @@ _COLUMN_KEYS = frozenset(
     }
 )
 _BATCH = 500
-
-
-def _method(value: Method | str) -> Method:
-    try:
-        return Method(str(value).lower())
-    except ValueError:
-        valid = ", ".join(m.value for m in Method)
-        raise InputError(f"method {value!r} is not one of {valid}") from None
-
-
-def _as_list(value: Any, name: str) -> list[Any] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes, int, float)):
-        return [value]
-    try:
-        return list(value)
-    except TypeError:
-        raise InputError(f"{name} must be a value or a list of values, got {value!r}") from None
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -109,106 +90,6 @@ class StoredSpectra:
         ]
 
 
-def read_spectra(
-    factory: sessionmaker[Session],
-    *,
-    method: Method | str | None = None,
-    minerals: str | Iterable[str] | None = None,
-    source: str | Iterable[str] | None = None,
-    laser_nm: float | Iterable[float] | None = None,
-    sample_ids: str | Iterable[str] | None = None,
-    ids: int | Iterable[int] | None = None,
-    linked_only: bool = False,
-    limit: int | None = None,
-) -> StoredSpectra:
-    """Stored spectra matching every given filter, oldest first (see `MinDB.spectra`)."""
-    columns = (
-        SpectrumRow.id,
-        SpectrumRow.method,
-        SpectrumRow.axis,
-        SpectrumRow.intensities,
-        SpectrumRow.axis_unit,
-        SpectrumRow.label,
-        SpectrumRow.sample_id,
-        SpectrumRow.laser_nm,
-        SpectrumRow.checksum,
-        SpectrumRow.filename,
-        SpectrumRow.source,
-        SpectrumRow.measured_chemistry,
-        Mineral.name,
-        MineralGroup.name,
-    )
-    query = (
-        select(*columns)
-        .outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
-        .outerjoin(MineralGroup, SpectrumRow.group_id == MineralGroup.id)
-        .order_by(SpectrumRow.id)
-    )
-    if method is not None:
-        query = query.where(SpectrumRow.method == _method(method))
-    names = _as_list(minerals, "minerals")
-    if names is not None:
-        keys = sorted({name_key(str(n)) for n in names})
-        query = query.where(Mineral.name_key.in_(keys) | MineralGroup.name_key.in_(keys))
-    sources = _as_list(source, "source")
-    if sources is not None:
-        query = query.where(SpectrumRow.source.in_([str(s) for s in sources]))
-    lasers = _as_list(laser_nm, "laser_nm")
-    if lasers:
-        try:
-            query = query.where(SpectrumRow.laser_nm.in_([float(v) for v in lasers]))
-        except (TypeError, ValueError):
-            raise InputError(f"laser_nm must be numbers (nm), got {laser_nm!r}") from None
-    samples = _as_list(sample_ids, "sample_ids")
-    if samples is not None:
-        query = query.where(SpectrumRow.sample_id.in_([str(s) for s in samples]))
-    id_list = _as_list(ids, "ids")
-    if id_list is not None:
-        query = query.where(SpectrumRow.id.in_([int(i) for i in id_list]))
-    if linked_only:
-        query = query.where(SpectrumRow.mineral_id.is_not(None))
-    if limit is not None:
-        query = query.limit(int(limit))
-    axes, ys, methods, units, metas = [], [], [], [], []
-    with factory() as session:
-        for (
-            sid,
-            m,
-            axis,
-            y,
-            unit,
-            label,
-            sample,
-            laser,
-            checksum,
-            filename,
-            src,
-            chemistry,
-            mineral,
-            group,
-        ) in session.execute(query):
-            axes.append(decode_array(axis))
-            ys.append(decode_array(y))
-            methods.append(m)
-            units.append(unit)
-            metas.append(
-                {
-                    "spectrum_id": sid,
-                    "mineral": mineral or group or label,
-                    "link": "mineral" if mineral else "group" if group else None,
-                    "label": label,
-                    "sample_id": sample,
-                    "group": base_sample_id(sample) or f"spectrum-{sid}",
-                    "laser_nm": laser,
-                    "checksum": checksum,
-                    "file": filename,
-                    "source": src,
-                    "measured_chemistry": chemistry,
-                }
-            )
-    return StoredSpectra(axes, ys, methods, units, metas)
-
-
 def stored_checksums(factory: sessionmaker[Session]) -> set[str]:
     """Checksums of every stored spectrum (the identity used to skip what is already in)."""
     with factory() as session:
@@ -216,6 +97,27 @@ def stored_checksums(factory: sessionmaker[Session]) -> set[str]:
 
 
 # ---------------------------------------------------------------------------------- writing
+class NewChecksums:
+    """Tells new content from what is stored or already seen in this run, and counts both."""
+
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+        self.seen: set[str] = set()
+        self.already_present = 0
+        self.duplicates = 0
+
+    def is_new(self, checksum: str) -> bool:
+        """True the first time a checksum that is not stored comes by."""
+        if checksum in self.present:
+            self.already_present += 1
+            return False
+        if checksum in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.add(checksum)
+        return True
+
+
 @dataclass
 class SpectraReport:
     """What `add_spectra` stored."""
@@ -275,24 +177,18 @@ def add_spectra(
                 raise MineralNotFound(
                     f"mineral {mineral!r} is not in MinDB; add it first (learn --formula)"
                 )
-        present = set(session.scalars(select(SpectrumRow.checksum)))
+        fresh = NewChecksums(set(session.scalars(select(SpectrumRow.checksum))))
         names_by_id: dict[str, set[str]] = defaultdict(set)
         for sid, label in session.execute(select(SpectrumRow.sample_id, SpectrumRow.label)):
             if sid:
                 names_by_id[base_sample_id(sid) or sid].add(label)
         new_by_id: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
-        seen: set[str] = set()
         batch: list[dict[str, Any]] = []
         for spectrum in spectra:
             meta = dict(spectrum.metadata)
             checksum = str(meta.get("checksum") or spectrum.checksum())
-            if checksum in present:
-                report.already_present += 1
+            if not fresh.is_new(checksum):
                 continue
-            if checksum in seen:
-                report.duplicates += 1
-                continue
-            seen.add(checksum)
             filename = _file_name(meta)
             label = (
                 fixed.name
@@ -357,6 +253,7 @@ def add_spectra(
                 .values(extra=bindparam("x")),
                 marks,
             )
+        report.already_present, report.duplicates = fresh.already_present, fresh.duplicates
         if relink:
             report.links = link_spectra(session, linker)
     return report
