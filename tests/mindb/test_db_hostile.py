@@ -213,3 +213,20 @@ def test_lock_file_that_cannot_be_created_is_one_line(tmp_path):
     (tmp_path / "mindb.sqlite.lock").mkdir()
     with pytest.raises(DatabaseError, match="cannot create the lock file .*mindb.sqlite.lock"):
         connect(url)
+
+
+def test_database_error_escaping_a_command_is_one_line(monkeypatch, capsys, built_file, tmp_path):
+    """A MinDB whose tables another tool changed (schema revision still current): the query
+    error that reaches the command line is one line, not a traceback."""
+    path = tmp_path / "mindb.sqlite"
+    path.write_bytes(built_file.read_bytes())
+    engine = create_engine(_sqlite_url(path))
+    with engine.begin() as conn:
+        conn.execute(text('ALTER TABLE "minerals" RENAME TO "minerals_old"'))
+    engine.dispose()
+    monkeypatch.setenv("LITHOSCOPE_DATABASE_URL", _sqlite_url(path))
+    code, out, err = _cli(monkeypatch, capsys, "db", "show", "olivine")
+    lines = err.strip().splitlines()
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert len(lines) == 1
+    assert lines[0].startswith("error: MinDB refused the operation (OperationalError: no such")
