@@ -320,10 +320,12 @@ def _modified_z(d: np.ndarray) -> np.ndarray:
     d -= _row_median(d)
     dev = np.abs(d)
     mad = _row_median(dev)
-    mean_ad = np.mean(dev, axis=-1, keepdims=True)
-    # MAD is 0 when more than half the steps are equal (flat or saturated stretches); the
-    # mean absolute deviation (scaled to match a normal sigma) then takes over.
-    scale = np.where(mad > 0, mad / 0.6745, 1.253314 * mean_ad)
+    scale = mad / 0.6745
+    flat = ~(mad > 0)[:, 0]
+    if flat.any():
+        # MAD is 0 when more than half the steps are equal (flat or saturated stretches); the
+        # mean absolute deviation (scaled to match a normal sigma) then takes over.
+        scale[flat] = 1.253314 * np.mean(dev[flat], axis=-1, keepdims=True)
     ok = scale > 0
     np.divide(d, scale, out=d, where=ok)
     if not ok.all():
@@ -335,26 +337,30 @@ def _check_spike_params(threshold: float, max_width: int) -> tuple[float, int]:
     return _check_real(threshold, "threshold", positive=True), _check_int(max_width, "max_width", 1)
 
 
-def _spike_mask(rows: np.ndarray, threshold: float, max_width: int) -> np.ndarray:
-    """`find_spikes` on validated 2-D float64 ``rows``, vectorised over the whole batch.
+def _spike_points(
+    rows: np.ndarray, threshold: float, max_width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row and column of every spike point of validated 2-D float64 ``rows``, and the mask.
 
-    Only the few steep rises are visited: every rule of `find_spikes` is checked at those
-    positions for each spike width at once, so the cost is that of the z-scores.
+    `find_spikes`, vectorised over the whole batch: only the few steep rises are visited, and
+    every rule is checked at those positions for each spike width at once, so the cost is that
+    of the z-scores.
     """
     n_points = rows.shape[1]
     mask = np.zeros(rows.shape, dtype=bool)
     n_steps = n_points - 1
+    none = np.zeros(0, dtype=np.intp)
     if n_points < 3:
-        return mask
+        return none, none, mask
     z = _modified_z(np.diff(rows, axis=1))
     up = z > threshold
     down = z < -threshold
     # a spike is entered by a steep rise that is not preceded by another steep rise
     first = up.copy()
     first[:, 1:] &= ~up[:, :-1]
-    i, p = np.nonzero(first)
+    i, p = np.divmod(np.flatnonzero(first), n_steps)
     if i.size == 0:
-        return mask
+        return none, none, mask
     width = np.zeros(i.size, dtype=np.intp)  # 0: no spike starts at (i, p)
     inside_min = np.full(i.size, np.inf)
     for k in range(1, max_width + 1):
@@ -381,17 +387,19 @@ def _spike_mask(rows: np.ndarray, threshold: float, max_width: int) -> np.ndarra
                     continue
                 row, stop = i[j], p[j] + width[j] + 1
             i, p, width = i[keep], p[keep], width[keep]
+    spike_rows, spike_cols = [], []
     for k in range(1, max_width + 1):
         sel = width >= k
-        mask[i[sel], p[sel] + k] = True
-    return mask
+        spike_rows.append(i[sel])
+        spike_cols.append(p[sel] + k)
+    i, j = np.concatenate(spike_rows), np.concatenate(spike_cols)
+    mask[i, j] = True
+    return i, j, mask
 
 
 def _despike(rows: np.ndarray, threshold: float, window: int, max_width: int) -> np.ndarray:
-    """`despike` on validated 2-D float64 ``rows``; returns a new array."""
-    mask = _spike_mask(rows, threshold, max_width)
-    out = rows.copy()
-    i, j = np.nonzero(mask)
+    """`despike` of validated 2-D float64 ``rows``, written into ``rows`` itself (returned)."""
+    i, j, mask = _spike_points(rows, threshold, max_width)
     if i.size:
         n_points = rows.shape[1]
         total = np.zeros(i.size)
@@ -404,8 +412,8 @@ def _despike(rows: np.ndarray, threshold: float, window: int, max_width: int) ->
             clean = valid & ~mask[i, k]
             total += np.where(clean, rows[i, k], 0.0)
             count += clean
-        out[i, j] = total / count
-    return out
+        rows[i, j] = total / count  # every replacement was computed from the input
+    return rows
 
 
 def find_spikes(
@@ -452,7 +460,7 @@ def find_spikes(
     """
     arr = _as_spectra(y)
     threshold, max_width = _check_spike_params(threshold, max_width)
-    mask = _spike_mask(np.atleast_2d(arr), threshold, max_width)
+    mask = _spike_points(np.atleast_2d(arr), threshold, max_width)[2]
     return mask if arr.ndim == 2 else mask[0]
 
 
@@ -512,7 +520,7 @@ def despike(
     """
     arr = _as_spectra(y)
     threshold, window, max_width = _check_despike_params(threshold, window, max_width)
-    out = _despike(np.atleast_2d(arr), threshold, window, max_width)
+    out = _despike(np.atleast_2d(arr).copy(), threshold, window, max_width)
     return out if arr.ndim == 2 else out[0]
 
 
