@@ -3,6 +3,7 @@ relinking after new species, all on real RRUFF files and on both backends."""
 
 from __future__ import annotations
 
+import shutil
 import struct
 import warnings
 import zipfile
@@ -15,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from lithoscope.errors import InputError
 from lithoscope.mindb import MineralNotFound, connect
 from lithoscope.mindb.arrays import decode_array, encode_array
+from lithoscope.mindb.build import CURATED_DIR
 from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.models import Spectrum as SpectrumRow
 from lithoscope.mindb.queries import NewMineral
@@ -73,7 +75,7 @@ def test_encoder_is_little_endian_float64_and_read_only():
     np.testing.assert_array_equal(decode_array(encode_array(np.arange(6)[::2])), [0.0, 2.0, 4.0])
 
 
-def test_add_spectra_links_each_label_and_says_why_not(db, raw):
+def test_add_spectra_links_each_label_and_says_why_not(db, raw, tmp_path):
     spectra = _parsed(raw)
     report = db.add_spectra(spectra, source="test: RRUFF subset")
     assert report.added == len(FILES) and report.already_present == 0
@@ -107,6 +109,20 @@ def test_add_spectra_links_each_label_and_says_why_not(db, raw):
     assert by_sample["R140074"]["mineral"] == "Lefontite"
     assert by_sample["R140401"]["link"] is None
     assert db.link_spectra().relinked == 0  # nothing left to do
+
+    # a curator drops the apophyllite rename: the next build moves its spectrum out again
+    folder = tmp_path / "curated"
+    shutil.copytree(CURATED_DIR, folder)
+    renames = folder / "renames.csv"
+    lines = renames.read_text(encoding="utf-8").splitlines(keepends=True)
+    renames.write_text(
+        "".join(ln for ln in lines if not ln.startswith("Apophyllite-(KF),")), encoding="utf-8"
+    )
+    report = db.build(folder)
+    assert report.links["unlinked_labels"]["Apophyllite-(KF)"]["reason"].startswith(
+        "not a MinDB species"
+    )
+    assert report.links["spectra_linked_to_species"] == 5 + 1  # Forsterite... and Lefontite
 
 
 def test_spectra_filters_and_metadata(db, raw):

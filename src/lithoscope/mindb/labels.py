@@ -222,11 +222,12 @@ class LinkReport:
 
 
 def link_spectra(session: Session, linker: Linker | None = None) -> LinkReport:
-    """Link every stored spectrum not linked to a species, and describe all links.
+    """Link the stored spectra again from their labels, and describe all links.
 
-    Spectra linked to a species are kept as they are (a user's ``learn`` stays as taught).
-    Spectra without a species link are linked again from their label, file name and sample,
-    so a re-run after new curated renames or a new IMA list links what it can.
+    A spectrum whose label is the name of the species it links to keeps its link (a user's
+    ``learn`` stays as taught). Every other spectrum (renamed, aliased, group-linked or
+    unlinked) is linked again from its label, file name and sample, so a run after new curated
+    renames or a new IMA list links what it can, and a corrected rename moves its spectra.
     """
     linker = linker or Linker(session)
     report = LinkReport()
@@ -238,17 +239,15 @@ def link_spectra(session: Session, linker: Linker | None = None) -> LinkReport:
             SpectrumRow.label,
             SpectrumRow.filename,
             SpectrumRow.sample_id,
-        )
+            Mineral.name_key,
+        ).outerjoin(Mineral, SpectrumRow.mineral_id == Mineral.id)
     ).all()
     changes = []
     unlinked: Counter[str] = Counter()
     reasons: dict[str, str] = {}
-    for sid, mineral_id, group_id, label, filename, sample in rows:
-        if mineral_id is not None:
+    for sid, mineral_id, group_id, label, filename, sample, species_key in rows:
+        if species_key is not None and species_key == name_key(label):
             report.species += 1
-            link = linker.link(label, filename=filename, sample_id=sample)
-            if link.how in _RENAMING and link.id == mineral_id:
-                report.renamed[label] = link.name or ""
             continue
         link = linker.link(label, filename=filename, sample_id=sample)
         new = (
