@@ -155,7 +155,7 @@ def plot_identification(
     ax.set_ylabel("normalised intensity (offset)")
     ax.set_yticks([])
     title = f"{result['method']} identification with {result['model']}"
-    if "prediction_set" in result:
+    if result.get("prediction_set") is not None:
         members = result["prediction_set"]
         shown = ", ".join(members[:4]) + (f" +{len(members) - 4}" if len(members) > 4 else "")
         title += f"\n{result['confidence_level']:.0%} prediction set: {{{shown}}}"
