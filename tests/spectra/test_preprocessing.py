@@ -16,7 +16,8 @@ from sklearn.base import clone
 
 from lithoscope.errors import InputError
 from lithoscope.spectra import preprocessing as pp
-from lithoscope.spectra.preprocessing import _docs, _functions, _persistence, _presets
+from lithoscope.spectra import spectrum
+from lithoscope.spectra.preprocessing import _docs, _fast, _functions, _persistence, _presets
 from lithoscope.spectra.preprocessing import _transformers as _tr
 
 RNG_SEED = 20240611
@@ -225,9 +226,10 @@ def test_transformer_defaults_and_docs_come_from_the_function(cls, function):
 
 
 def test_docstring_examples_run():
-    for module in (pp, _functions, _tr, _persistence, _presets, _docs):
+    for module in (pp, _functions, _tr, _persistence, _presets, _docs, _fast, spectrum):
         result = doctest.testmod(module, extraglobs={"np": np}, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
+        assert module in (_docs, _persistence) or result.attempted > 0, module.__name__
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from lithoscope.errors import InputError
+from lithoscope.methods import AxisUnit, Method
 from lithoscope.spectra.preprocessing import _functions as F
 from lithoscope.spectra.preprocessing._transformers import (
     BaselineRemoval,
@@ -155,6 +156,9 @@ class Preprocessor:
         self.pipeline = pipeline
         self._to_grid: ToGrid = steps[0][1]
         grid, self._outside = self._to_grid._check_params()
+        method, unit = self._to_grid.method, self._to_grid.unit
+        self._method = None if method is None else Method(method)
+        self._unit = None if unit is None else AxisUnit(unit)
         grid = grid.copy()
         grid.setflags(write=False)
         self.grid = grid
@@ -200,7 +204,7 @@ class Preprocessor:
             Not spectra, another method or unit, or (``outside='error'``) a spectrum that does
             not cover the grid; the message names the spectrum.
         """
-        data = self._to_grid._collection_or_list(spectra)
+        data = self._spectra(spectra)
         if not self.compiled:
             return np.asarray(self.pipeline.transform(data), dtype=np.float64)
         rows, axes = _rows_and_axes(data)
@@ -240,7 +244,7 @@ class Preprocessor:
         numpy.ndarray, shape (n_spectra,)
             Between 0 (no grid point within the measured range) and 1 (every grid point).
         """
-        data = self._to_grid._collection_or_list(spectra)
+        data = self._spectra(spectra)
         if isinstance(data, SpectralCollection):
             lower = np.full(len(data), data.axis[0])
             upper = np.full(len(data), data.axis[-1])
@@ -248,6 +252,23 @@ class Preprocessor:
             lower = np.fromiter((s.axis[0] for s in data), np.float64, len(data))
             upper = np.fromiter((s.axis[-1] for s in data), np.float64, len(data))
         return F._coverage(lower, upper, self.grid)
+
+    def _spectra(self, spectra: Any) -> SpectralCollection | list[Spectrum]:
+        """``spectra`` checked as `ToGrid` checks them (its messages), quickly when valid."""
+        if isinstance(spectra, Spectrum):
+            spectra = [spectra]
+        if (
+            isinstance(spectra, (list, tuple))
+            and spectra
+            and all(
+                isinstance(s, Spectrum)
+                and (self._method is None or s.method is self._method)
+                and (self._unit is None or s.unit is self._unit)
+                for s in spectra
+            )
+        ):
+            return list(spectra)
+        return self._to_grid._collection_or_list(spectra)
 
     def _output_axis(self, steps: list[tuple[str, Any]]) -> np.ndarray:
         axis = self.grid

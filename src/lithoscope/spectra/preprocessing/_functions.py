@@ -361,18 +361,18 @@ def _spike_points(
     i, p = np.divmod(np.flatnonzero(first), n_steps)
     if i.size == 0:
         return none, none, mask
-    width = np.zeros(i.size, dtype=np.intp)  # 0: no spike starts at (i, p)
-    inside_min = np.full(i.size, np.inf)
-    for k in range(1, max_width + 1):
-        e = p + k  # the steep fall that leaves a spike of k points
-        ok = (width == 0) & (e <= n_steps - 1)
-        e_safe = np.minimum(e, n_steps - 1)
-        inside_min = np.minimum(inside_min, rows[i, e_safe])
-        ok &= down[i, e_safe]
-        after = e_safe + 1 < n_steps
-        ok &= ~(after & down[i, np.minimum(e_safe + 1, n_steps - 1)])
-        ok &= inside_min > np.maximum(rows[i, p], rows[i, e_safe + 1])
-        width[ok] = k
+    # column k - 1: a spike of k points, left by the steep fall at step e = p + k
+    e = p[:, None] + np.arange(1, max_width + 1)
+    ok = e <= n_steps - 1
+    np.minimum(e, n_steps - 1, out=e)
+    r = i[:, None]
+    ok &= down[r, e]
+    # ... that is not followed by another steep fall
+    ok &= ~((e + 1 < n_steps) & down[r, np.minimum(e + 1, n_steps - 1)])
+    # ... and every spike point is higher than both neighbours of the spike
+    inside_min = np.minimum.accumulate(rows[r, e], axis=1)
+    ok &= inside_min > np.maximum(rows[i, p][:, None], rows[r, e + 1])
+    width = np.where(ok.any(axis=1), ok.argmax(axis=1) + 1, 0)  # 0: no spike starts at p
     found = width > 0
     i, p, width = i[found], p[found], width[found]
     if i.size > 1:
