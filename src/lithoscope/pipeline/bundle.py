@@ -88,10 +88,8 @@ class MethodModel:
     @cached_property
     def preprocessor(self) -> Any:
         """The fast batch path of `pipeline` (same numbers, one pass over the batch)."""
-        try:  # TEMPORARY until the fast path lands
-            from lithoscope.spectra.preprocessing import Preprocessor
-        except ImportError:
-            return _TmpPre(self.pipeline)
+        from lithoscope.spectra.preprocessing import Preprocessor
+
         return Preprocessor.from_pipeline(self.pipeline)
 
     def preprocess(self, spectra: Sequence[Spectrum]) -> tuple[np.ndarray, np.ndarray]:
@@ -376,18 +374,3 @@ def single_method(
     """The one-method bundle (what ``lithoscope train`` makes)."""
     part = MethodModel(method, estimator, dict(preprocessing), conformal, unknown, calibration)
     return IdentificationModel({part.method: part}, dict(provenance or {}))
-
-
-class _TmpPre:  # TEMPORARY
-    def __init__(self, pipeline):
-        self.pipeline = pipeline
-        self.grid = np.asarray(pipeline.steps[0][1].grid)
-
-    def transform(self, spectra):
-        return self.pipeline.transform(list(spectra))
-
-    def coverage(self, spectra):
-        lo, hi = self.grid[0], self.grid[-1]
-        return np.array(
-            [max(0.0, min(hi, s.axis[-1]) - max(lo, s.axis[0])) / (hi - lo) for s in spectra]
-        )
