@@ -90,7 +90,7 @@ class ClassicalClassifier(SpectralClassifier):
         if self.kind == "pca-svm":
             decision = self.pipeline_.decision_function(X)
             scores[:, self.pipeline_.classes_] = decision
-            from lithoscope.models.library import softmax
+            from lithoscope.models.scoring import softmax
 
             proba = np.zeros_like(scores)
             proba[:, self.pipeline_.classes_] = softmax(decision, 1.0)
