@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,10 +49,37 @@ class ModelRef:
         return f"{self.name}@{self.version}"
 
 
+_held: dict[Path, int] = {}
+_held_guard = threading.RLock()
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive inter-process lock held on ``path`` (created) for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """An exclusive inter-process lock held on ``path`` (created) for the block.
+
+    Re-entrant within a process (``learn`` holds the name's lock and then registers): two
+    ``flock`` calls on separate opens of one file would block each other even in one process.
+    """
+    path = path.resolve()
+    with _held_guard:
+        if _held.get(path):
+            _held[path] += 1
+            try:
+                yield
+            finally:
+                _held[path] -= 1
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _flock(path):
+            _held[path] = 1
+            try:
+                yield
+            finally:
+                del _held[path]
+
+
+@contextlib.contextmanager
+def _flock(path: Path) -> Iterator[None]:
     with open(path, "a+b") as fh:
         try:
             import fcntl
