@@ -122,7 +122,7 @@ def cli_seconds(data_dir: Path, file: tuple[str, str], model: str) -> float:
     path = data_dir / "one.txt"
     path.write_text(file[1], encoding="utf-8")
     exe = Path(sys.executable).with_name("lithoscope")
-    cmd = [str(exe), "identify", str(path), "--model", model]
+    cmd = [str(exe), "identify", str(path), "--model", model, "--method", "raman"]
     env = {**os.environ, "LITHOSCOPE_DATA_DIR": str(data_dir)}
     times = []
     for _ in range(4):
