@@ -52,6 +52,19 @@ def test_fit_temperature_recovers_the_generating_temperature():
     assert t == pytest.approx(grid[int(np.argmin(nll))], rel=0.01)
 
 
+@pytest.mark.parametrize("k", [1, 3, 7, 40])
+def test_top_k_equals_a_stable_full_sort_with_ties(k):
+    rng = np.random.default_rng(7)
+    # few distinct values: many ties at the k-th place, which a partition alone picks arbitrarily
+    scores = rng.integers(0, 4, size=(200, 30)).astype(float)
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(scoring.top_k(scores, k), expected)
+    real = rng.random((50, 1000))
+    np.testing.assert_array_equal(
+        scoring.top_k(real, k), np.argsort(-real, axis=1, kind="stable")[:, :k]
+    )
+
+
 def test_top1_and_mrr_by_hand():
     scores = np.array([[0.9, 0.5, 0.1], [0.2, 0.3, 0.8], [0.5, 0.5, 0.1]])
     top1, mrr = top1_and_mrr(scores, np.array([0, 1, 0]))

@@ -32,6 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lithoscope import __version__
 from lithoscope.errors import InputError, LithoscopeError, ModelFileError
+from lithoscope.models.scoring import top_k
 from lithoscope.spectra.spectrum import SpectralCollection, check_same_axis
 
 __all__ = [
@@ -171,7 +172,7 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
             raise InputError(f"--top must be at least 1, got {k}")
         proba, scores = self._scores(self._check_X(X))
         k = min(k, self.classes_.size)
-        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        order = top_k(proba, k)
         return [
             [Candidate(str(self.classes_[j]), float(proba[i, j]), float(scores[i, j])) for j in row]
             for i, row in enumerate(order)

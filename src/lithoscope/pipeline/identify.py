@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from lithoscope.errors import InputError, LithoscopeError
+from lithoscope.models.scoring import top_k
 from lithoscope.pipeline.bundle import IdentificationModel, MethodModel
 from lithoscope.spectra.measurement import Measurement
 from lithoscope.spectra.spectrum import Spectrum
@@ -334,7 +335,7 @@ def _identify_method(
     Xok = X[ok]
     proba, scores = estimator.predict_scores(Xok)
     k = min(top, proba.shape[1])
-    order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+    order = top_k(proba, k)
     classes = estimator.classes_
     sets = unknown = unknown_score = None
     if part.conformal is not None:
@@ -408,11 +409,10 @@ def _refusals(
     out: list[str | None] = []
     for i, s in enumerate(spectra):
         inside = int(np.count_nonzero((s.axis >= lo) & (s.axis <= hi)))
-        measured = f"{s.axis[0]:g}-{s.axis[-1]:g}"
         if coverage[i] <= 0 or inside == 0:
             out.append(
                 f"it does not overlap the model's range ({lo:g}-{hi:g} {s.unit.value}; "
-                f"measured {measured}); use a model of its range"
+                f"measured {s.axis[0]:g}-{s.axis[-1]:g}); use a model of its range"
             )
         elif inside < MIN_POINTS:
             out.append(

@@ -23,6 +23,9 @@ from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["BODIES", "Context", "Measurement", "group_measurements"]
 
+#: methods in declaration order (iterating the enum itself is slow on every measurement)
+_METHOD_ORDER = {m: i for i, m in enumerate(Method)}
+
 #: planetary bodies a measurement may be from (MinDB's occurrence bodies, plus Earth)
 BODIES = ("moon", "mars", "meteorite", "earth")
 
@@ -121,7 +124,7 @@ class Measurement:
                     f"measurement entry {key!r}: expected a Spectrum, got {spectrum!r}"
                 )
             try:
-                method = Method(str(key).lower())
+                method = key if isinstance(key, Method) else Method(str(key).lower())
             except ValueError:
                 raise InputError(
                     f"measurement entry {key!r}: not one of {', '.join(m.value for m in Method)}"
@@ -132,7 +135,7 @@ class Measurement:
                     f"({_file(spectrum)}); file it under its own method"
                 )
             checked[method] = spectrum
-        ordered = {m: checked[m] for m in Method if m in checked}
+        ordered = dict(sorted(checked.items(), key=lambda item: _METHOD_ORDER[item[0]]))
         object.__setattr__(self, "spectra", MappingProxyType(ordered))
         if self.sample_id is None:
             ids = {s.metadata.get("sample_id") for s in ordered.values()} - {None, ""}

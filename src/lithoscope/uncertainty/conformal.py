@@ -213,36 +213,50 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _sort(proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Column order by decreasing probability (ties: lower index first) and each class's rank."""
-    order = np.argsort(-proba, axis=1, kind="stable")
-    rank = np.empty_like(order)
-    np.put_along_axis(rank, order, np.arange(proba.shape[1])[None, :], axis=1)
-    return order, rank
+def _sort(proba: np.ndarray) -> np.ndarray:
+    """Column order by decreasing probability (ties: lower index first, as `numpy.argmax`)."""
+    return np.argsort(-proba, axis=1, kind="stable")
 
 
-def _lac(proba: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
-    return 1.0 - proba
+# Nonconformity scores in each row's decreasing-probability order: APS is the running sum there,
+# RAPS adds a penalty on the rank. Arguments: sorted probabilities, tie-breakers u, RAPS lambda
+# and k_reg.
 
 
-def _aps(proba: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
-    order, rank = _sort(proba)
-    sorted_p = np.take_along_axis(proba, order, axis=1)
-    through = np.take_along_axis(np.cumsum(sorted_p, axis=1), rank, axis=1)
-    return through - (1.0 - u[:, None]) * proba
+def _lac(sorted_p: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
+    return 1.0 - sorted_p
 
 
-def _raps(proba: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
-    _, rank = _sort(proba)
-    return _aps(proba, u, lam, k_reg) + lam * np.maximum(0, rank + 1 - k_reg)
+def _aps(sorted_p: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
+    return np.cumsum(sorted_p, axis=1) - (1.0 - u[:, None]) * sorted_p
 
 
-#: nonconformity score of every class, (n, n_classes), from probabilities and tie-breakers u
+def _raps(sorted_p: np.ndarray, u: np.ndarray, lam: float, k_reg: int) -> np.ndarray:
+    rank = np.arange(1, sorted_p.shape[1] + 1)
+    return _aps(sorted_p, u, lam, k_reg) + lam * np.maximum(0, rank - k_reg)
+
+
+#: nonconformity score of every class in sorted order, (n, n_classes)
 _SCORES: dict[str, Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]] = {
     "lac": _lac,
     "aps": _aps,
     "raps": _raps,
 }
+
+
+def _sorted_scores(
+    proba: np.ndarray, method: str, u: np.ndarray, lam: float, k_reg: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's class order and the scores in that order (one sort serves scores and sets)."""
+    order = _sort(proba)
+    sorted_p = np.take_along_axis(proba, order, axis=1)
+    return order, _SCORES[method](sorted_p, u, lam, k_reg)
+
+
+def _unsort(order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.empty_like(values)
+    np.put_along_axis(out, order, values, axis=1)
+    return out
 
 
 def nonconformity(
@@ -282,11 +296,12 @@ def nonconformity(
     [[0.6, 1.0, 1.2]]
     """
     arr = check_proba(proba)
-    fn = _score_function(method)
+    _score_function(method)
     uu = np.ones(arr.shape[0]) if u is None else np.asarray(u, dtype=np.float64)
     if uu.shape != (arr.shape[0],):
         raise InputError(f"u must have one value per row of proba ({arr.shape[0]}), got {uu.shape}")
-    return fn(arr, uu, float(raps_lambda), int(raps_k_reg))
+    order, scores = _sorted_scores(arr, method, uu, float(raps_lambda), int(raps_k_reg))
+    return _unsort(order, scores)
 
 
 def _score_function(method: str) -> Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]:
@@ -484,11 +499,14 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
         return self
 
     def _score_matrix(self, proba: np.ndarray) -> np.ndarray:
+        return _unsort(*self._sorted_score_matrix(proba))
+
+    def _sorted_score_matrix(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.randomized and self.method != "lac":
             u = _uniform_from_rows(proba, self.seed_)
         else:
             u = np.ones(proba.shape[0])
-        return _SCORES[self.method](proba, u, float(self.raps_lambda), int(self.raps_k_reg))
+        return _sorted_scores(proba, self.method, u, float(self.raps_lambda), int(self.raps_k_reg))
 
     def _check_calibrated(self) -> None:
         if not hasattr(self, "scores_"):
@@ -547,13 +565,8 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
         threshold of ``j``; the most probable class is always in (sets are never empty, and the
         thresholds account for that).
         """
-        self._check_calibrated()
-        thresholds, _ = self.class_quantiles(confidence)
-        arr = check_proba(proba, n_classes=self.n_classes_)
-        # ties (the last class of APS scores 1 +- rounding) count as equal: conservative, stable
-        mask = self._score_matrix(arr) <= thresholds[None, :] + _TIE_TOL
-        mask[np.arange(arr.shape[0]), np.argmax(arr, axis=1)] = True
-        return mask
+        order, keep = self._sorted_membership(proba, confidence)
+        return _unsort(order, keep)
 
     def predict_sets(self, proba: npt.ArrayLike, confidence: float = 0.9) -> list[np.ndarray]:
         """Prediction set of each spectrum: class indices, most probable first, never empty.
@@ -575,12 +588,32 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
         InputError
             Not calibrated, ``confidence`` outside (0, 1), wrong number of classes.
         """
-        mask = self.predict_mask(proba, confidence)
-        arr = np.asarray(proba, dtype=np.float64)
-        order, _ = _sort(arr)
-        keep = np.take_along_axis(mask, order, axis=1)
+        order, keep = self._sorted_membership(proba, confidence)
         flat = order[keep]
         return np.split(flat, np.cumsum(keep.sum(axis=1))[:-1])
+
+    def _sorted_membership(
+        self, proba: npt.ArrayLike, confidence: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class order by decreasing probability and set membership in that order."""
+        self._check_calibrated()
+        thresholds = self._thresholds(confidence)
+        arr = check_proba(proba, n_classes=self.n_classes_)
+        order, scores = self._sorted_score_matrix(arr)
+        # ties (the last class of APS scores 1 +- rounding) count as equal: conservative, stable
+        keep = scores <= thresholds[order] + _TIE_TOL
+        keep[:, 0] = True  # the most probable class (first index among ties, as argmax)
+        return order, keep
+
+    def _thresholds(self, confidence: float) -> np.ndarray:
+        """`class_quantiles` thresholds, remembered for the current calibration and settings."""
+        # the cache holds the calibration arrays themselves: a new calibration never matches
+        key = (check_confidence(confidence), bool(self.mondrian), int(self.min_class_size))
+        cached = self.__dict__.get("_threshold_cache")
+        if cached is None or cached[0] is not self.scores_ or cached[1] != key:
+            cached = (self.scores_, key, self.class_quantiles(confidence)[0])
+            self.__dict__["_threshold_cache"] = cached
+        return cached[2]
 
     def p_values(self, proba: npt.ArrayLike) -> np.ndarray:
         """Conformal p-value of every class for every spectrum, (n, n_classes).
