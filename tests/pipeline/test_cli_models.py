@@ -233,12 +233,6 @@ def _trained(monkeypatch, capsys, root):
     assert run(monkeypatch, capsys, "train", "--method", "raman", "--model", "library")[0] == 0
 
 
-@pytest.mark.xfail(
-    reason="open defect: the second of two concurrent learn runs registered a version built on "
-    "the parent, not on the first run's version (both versions exist; the newest lacks one "
-    "mineral); investigate the name lock across processes",
-    strict=False,
-)
 def test_two_learn_runs_at_once_keep_both_minerals(monkeypatch, capsys, workspace):
     """Two processes learn two minerals at once: two versions, the newest knows both."""
     import os
@@ -248,17 +242,21 @@ def test_two_learn_runs_at_once_keep_both_minerals(monkeypatch, capsys, workspac
     _trained(monkeypatch, capsys, root)
     cmd = [sys.executable, "-m", "lithoscope.cli", "learn", "--json"]
     env = {**os.environ, "KERAS_BACKEND": "jax"}
+    pipes = {"env": env, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
     procs = [
-        subprocess.Popen(
-            [*cmd, str(new_files[0]), "--mineral", newcomer], env=env, stdout=subprocess.PIPE
-        ),
-        subprocess.Popen(
-            [*cmd, str(second_file), "--mineral", second], env=env, stdout=subprocess.PIPE
-        ),
+        subprocess.Popen([*cmd, str(new_files[0]), "--mineral", newcomer], **pipes),
+        subprocess.Popen([*cmd, str(second_file), "--mineral", second], **pipes),
     ]
-    outs = [json.loads(p.communicate(timeout=300)[0]) for p in procs]
-    assert all(p.returncode == 0 for p in procs)
-    assert sorted(o["model"] for o in outs) == ["raman-library@2", "raman-library@3"]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        outs.append(json.loads(out))
+    by_model = {o["model"]: o for o in outs}
+    assert sorted(by_model) == ["raman-library@2", "raman-library@3"]
+    # the second run waited for the first and built on its version, not on their common parent
+    assert by_model["raman-library@2"]["parent"] == "raman-library@1"
+    assert by_model["raman-library@3"]["parent"] == "raman-library@2"
     from lithoscope.mindb import connect
     from lithoscope.pipeline.registry import Registry
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lithoscope.errors import FormulaError, InputError
+from lithoscope.errors import FormulaError, InputError, LithoscopeError
 from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.queries import MinDB, MineralNotFound, NewMineral
 from lithoscope.pipeline.bundle import IdentificationModel
@@ -41,8 +41,11 @@ class LearnResult:
         }
 
 
-def _ensure_mineral(db: MinDB, name: str, formula: str | None) -> tuple[str, bool]:
-    """Canonical MinDB name of ``name``; with ``formula``, add it when MinDB lacks it."""
+def _check_mineral(db: MinDB, name: str, formula: str | None) -> tuple[str, NewMineral | None]:
+    """Canonical MinDB name of ``name``, and the mineral to add when MinDB lacks it.
+
+    Reads only: nothing is written to MinDB before the new model version is built.
+    """
     try:
         kind, canonical = db.resolve(name)
     except MineralNotFound:
@@ -54,14 +57,33 @@ def _ensure_mineral(db: MinDB, name: str, formula: str | None) -> tuple[str, boo
             parsed = parse_formula(formula)
         except FormulaError as exc:
             raise InputError(f"--formula: {exc}") from None
-        citation = f"added by 'lithoscope learn' on {dt.date.today().isoformat()} (user supplied)"
-        db.add_minerals([NewMineral(name.strip(), formula, parsed)], citation=citation)
-        return name.strip(), True
+        return name.strip(), NewMineral(name.strip(), formula, parsed)
     if kind != "mineral":
         raise InputError(f"{name!r} is a mineral group; give a species name to learn")
     if formula is not None:
         raise InputError(f"{canonical} is already in MinDB; leave out --formula")
-    return canonical, False
+    return canonical, None
+
+
+def _add_mineral(db: MinDB, new: NewMineral) -> bool:
+    """Add ``new`` to MinDB; whether it was added (not already there)."""
+    citation = f"added by 'lithoscope learn' on {dt.date.today().isoformat()} (user supplied)"
+    added, _ = db.add_minerals([new], citation=citation)
+    return bool(added)
+
+
+def _make_room(estimator: Any, label: str) -> None:
+    """Widen a fixed-width string ``classes_`` so that ``label`` fits in it.
+
+    A model loaded from disk (or fitted) holds its class names as ``<U{longest}``; a class
+    array rebuilt with that dtype silently cuts a longer name (``Argentopyrite`` among names of
+    at most 12 characters became ``Argentopyrit``), so the new version knew a mineral MinDB
+    does not, with labels past the end of its classes.
+    """
+    classes = getattr(estimator, "classes_", None)
+    if isinstance(classes, np.ndarray) and classes.dtype.kind == "U":
+        wide = np.promote_types(classes.dtype, np.dtype(f"<U{max(len(label), 1)}"))
+        estimator.classes_ = classes.astype(wide)
 
 
 def _store_spectra(db: MinDB, mineral: str, spectra: list[Spectrum]) -> None:
@@ -121,11 +143,15 @@ def learn(
     registry = registry or Registry()
     name = registry.resolve(model, method=method).name
     spec = model if model is not None and "@" in model else name
+    # Everything from reading the parent to registering the child runs under the name's lock
+    # (inter-process), so a concurrent learn builds on this one's version, not on the same
+    # parent. Nothing is written before the new version is built: MinDB (mineral, spectra)
+    # first, then the version (an atomic rename), so a failure leaves no half-written version.
     with registry.lock(name):
         _, parent = registry.load(spec, method=method)
         fresh = IdentificationModel.load(parent.path, ref=str(parent))  # never the cached one
         part = fresh.part(method)
-        canonical, added = _ensure_mineral(db, mineral, formula)
+        canonical, new_mineral = _check_mineral(db, mineral, formula)
         start = time.perf_counter()
         X, coverage = part.preprocess(spectra)
         short = [s for s, c in zip(spectra, coverage, strict=True) if c < MIN_COVERAGE]
@@ -135,7 +161,13 @@ def learn(
                 f"{where}: does not cover the model's range ({part.grid[0]:g}-"
                 f"{part.grid[-1]:g}); give spectra measured over that range"
             )
+        _make_room(part.estimator, canonical)
         part.estimator.add_class(canonical, X)
+        if canonical not in set(np.asarray(part.classes).tolist()):
+            raise LithoscopeError(
+                f"{parent}: the model did not keep the name {canonical!r} when learning it; "
+                "nothing was saved"
+            )
         seconds = time.perf_counter() - start
         _carry_calibration(part, len(part.classes))
         entry = {"mineral": canonical, "n_spectra": len(spectra), "parent": str(parent)}
@@ -144,6 +176,7 @@ def learn(
             "learned": [*fresh.provenance.get("learned", []), entry],
             "parent": str(parent),
         }
+        added = _add_mineral(db, new_mineral) if new_mineral is not None else False
         _store_spectra(db, canonical, spectra)
         ref = registry.register(fresh, name)
     return LearnResult(ref, parent, canonical, len(spectra), added, seconds)
