@@ -8,6 +8,7 @@ settings are read; folders are made only by the code that writes into them.
 from __future__ import annotations
 
 import os
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lithoscope.errors import InputError
 
-__all__ = ["Settings", "ensure_folder", "get_settings"]
+__all__ = ["Settings", "ensure_folder", "get_settings", "use_jax_compilation_cache"]
 
 
 def _default_data_dir() -> Path:
@@ -157,3 +158,42 @@ def get_settings() -> Settings:
         field = "LITHOSCOPE_" + str(first["loc"][0]).upper() if first["loc"] else "LITHOSCOPE_*"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InputError(f"environment variable {field}: {message}") from None
+
+
+def use_jax_compilation_cache(settings: Settings | None = None) -> Path | None:
+    """Keep JAX's compiled programs in ``<data dir>/cache/jax``, so later processes skip compiling.
+
+    Called where a Keras model is first loaded for inference; every program is kept, however
+    small or quick to compile (a command compiles dozens of small ones). Nothing happens unless
+    Keras runs on JAX; a cache folder already chosen (``JAX_COMPILATION_CACHE_DIR``, or an
+    earlier call) is kept; a data folder that cannot be written leaves the cache off. Never
+    raises.
+
+    Returns
+    -------
+    Path or None
+        The cache folder in use, or None when there is none.
+    """
+    keras = sys.modules.get("keras")
+    try:
+        backend = keras.backend.backend() if keras is not None else os.environ.get("KERAS_BACKEND")
+    except Exception:  # pragma: no cover - a broken Keras fails later, with its own message
+        return None
+    if backend != "jax":
+        return None
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    try:
+        folder = (settings or get_settings()).cache_dir / "jax"
+        folder.mkdir(parents=True, exist_ok=True)
+    except (InputError, OSError):
+        return None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return None
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    return folder

@@ -9,25 +9,28 @@ Processes that write (a first creation or migration, `transaction`) take `db_loc
 ``flock`` on ``<file>.lock`` beside a SQLite file, ``pg_advisory_lock`` on PostgreSQL. Two
 ``lithoscope db build`` started at once therefore run one after the other: one builds, the other
 finds the build done.
+
+Opening an up-to-date database does not import Alembic (about a second of start-up): the head
+revision is read from the migration files' ``revision`` lines and the stored one from the
+``alembic_version`` table. Alembic is imported only to migrate, or to judge a revision that is
+not the head.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
+import re
 import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util.exc import CommandError
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
@@ -35,6 +38,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lithoscope.config import ensure_folder
 from lithoscope.errors import DatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 __all__ = [
     "db_lock",
@@ -49,17 +55,56 @@ __all__ = [
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
+#: ``revision = "0003"`` / ``down_revision: str | None = "0002"`` lines of a migration file
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.MULTILINE)
+
+
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
 
 
-def head_revision() -> str:
-    """The schema revision this version of lithoscope writes."""
+def _alembic_head() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
+
+
+def _head_from_files() -> str | None:
+    """The head revision read from the migration files, without Alembic; None if unclear."""
+    down_of: dict[str, object] = {}
+    for path in sorted((_MIGRATIONS / "versions").glob("*.py")):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        try:
+            revision = ast.literal_eval(found["revision"])
+            down = ast.literal_eval(found.get("down_revision", "None"))
+        except (ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str) or revision in down_of:
+            return None
+        down_of[revision] = down
+    parents: set[object] = set()
+    for down in down_of.values():
+        parents.update(down if isinstance(down, tuple | list) else [down])
+    heads = set(down_of) - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The schema revision this version of lithoscope writes.
+
+    Read from the migration files' ``revision`` / ``down_revision`` lines (Alembic is slow to
+    import); Alembic decides when they do not name exactly one head.
+    """
+    return _head_from_files() or _alembic_head()
 
 
 def safe_url(url: str) -> str:
@@ -292,11 +337,23 @@ def db_lock(engine_or_url: Engine | str) -> Iterator[None]:
             engine.dispose()
 
 
+_VERSION_TABLE = "alembic_version"
+
+
 def _current_revision(engine: Engine) -> tuple[str | None, set[str]]:
+    """(revision, tables): what Alembic's ``get_current_revision`` reads, without Alembic."""
     with engine.connect() as conn:
         tables = set(inspect(conn).get_table_names())
-        revision = MigrationContext.configure(conn).get_current_revision()
-    return revision, tables
+        if _VERSION_TABLE not in tables:
+            return None, tables
+        rows = conn.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars().all()
+    if len(rows) > 1:
+        url = engine.url.render_as_string(hide_password=True)
+        raise DatabaseError(
+            f"database {url!r} records {len(rows)} MinDB schema revisions "
+            f"({', '.join(sorted(map(str, rows)))}), not one; restore it from a backup"
+        )
+    return (str(rows[0]) if rows else None), tables
 
 
 def migrate(engine: Engine, *, backup: bool = True) -> tuple[str | None, str]:
@@ -347,6 +404,11 @@ def _read_revision(engine: Engine) -> tuple[str | None, set[str]]:
 
 
 def _migrate_locked(engine: Engine, *, backup: bool) -> tuple[str | None, str]:
+    from alembic import command
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
     url = engine.url.render_as_string(hide_password=True)
     revision, tables = _read_revision(engine)
     script = ScriptDirectory.from_config(_alembic_config())

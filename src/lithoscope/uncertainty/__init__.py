@@ -8,20 +8,40 @@ Both work from a model's ``predict_proba`` and ``class_scores`` only, so every l
 * `metrics`: coverage, set size, AUROC, false-unknown rate.
 """
 
-from lithoscope.uncertainty.conformal import (
-    ConformalPredictor,
-    conformal_quantile,
-    labels_to_index,
-    nonconformity,
-)
-from lithoscope.uncertainty.metrics import (
-    auroc,
-    coverage,
-    false_unknown_rate,
-    mean_set_size,
-    per_class_coverage,
-)
-from lithoscope.uncertainty.unknown import UnknownDetector
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lithoscope.uncertainty.conformal import (
+        ConformalPredictor,
+        conformal_quantile,
+        labels_to_index,
+        nonconformity,
+    )
+    from lithoscope.uncertainty.metrics import (
+        auroc,
+        coverage,
+        false_unknown_rate,
+        mean_set_size,
+        per_class_coverage,
+    )
+    from lithoscope.uncertainty.unknown import UnknownDetector
+
+#: public name -> the module that defines it (imported on first use: `metrics` needs scipy.stats)
+_HOMES = {
+    "ConformalPredictor": "conformal",
+    "conformal_quantile": "conformal",
+    "labels_to_index": "conformal",
+    "nonconformity": "conformal",
+    "auroc": "metrics",
+    "coverage": "metrics",
+    "false_unknown_rate": "metrics",
+    "mean_set_size": "metrics",
+    "per_class_coverage": "metrics",
+    "UnknownDetector": "unknown",
+}
 
 __all__ = [
     "ConformalPredictor",
@@ -35,3 +55,16 @@ __all__ = [
     "nonconformity",
     "per_class_coverage",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

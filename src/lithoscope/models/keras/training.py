@@ -147,6 +147,10 @@ def compile_forward(
 
 def load_keras(path: Any) -> keras.Model:
     """Load a ``.keras`` file in safe mode (no arbitrary code; lithoscope's layers registered)."""
+    from lithoscope.config import use_jax_compilation_cache
+
+    # loading and serving compile dozens of XLA programs: keep them for the next process
+    use_jax_compilation_cache()
     # lithoscope's layers were registered when this module imported `layers`
     return keras.saving.load_model(path, safe_mode=True, compile=False)
 
