@@ -17,10 +17,12 @@ import pytest
 from lithoscope.errors import InputError
 from lithoscope.explain import (
     BASELINES,
+    explain_batch,
     explain_identification,
     integrated_gradients,
     keras_class_probability,
     occlusion,
+    occlusion_batch,
     occlusion_windows,
     shade_attribution,
     top_regions,
@@ -150,6 +152,35 @@ def test_occlusion_is_one_batched_predict_proba_call(band_model):
     counting.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
     occlusion(counting, query, window=20, stride=10)
     assert calls == [(len(occlusion_windows(AXIS.size, 20, 10)) + 1, AXIS.size)]
+
+
+def test_occlusion_batch_shares_model_calls_and_equals_one_by_one(band_model):
+    model, query = band_model
+    rng = np.random.default_rng(3)
+    X = np.stack([query, query[::-1], query + rng.normal(0, 0.01, query.size)])
+    calls = []
+
+    class Counting(BandModel):
+        def predict_proba(self, X):
+            calls.append(np.shape(X))
+            return super().predict_proba(X)
+
+    counting = Counting(axis=AXIS)
+    counting.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    per = len(occlusion_windows(AXIS.size, 20, 10)) + 1
+    # rows for two spectra per call: calls of 2 and 1 spectra
+    attributions, targets = occlusion_batch(
+        counting, X, [None, "plain", 0], window=20, stride=10, max_rows=2 * per
+    )
+    assert calls == [(2 * per, AXIS.size), (per, AXIS.size)]
+    for x, target, got, t in zip(X, [None, "plain", 0], attributions, targets, strict=True):
+        np.testing.assert_allclose(got, occlusion(model, x, target=target), rtol=1e-12)
+        expected_t = int(np.argmax(model.predict_proba(x[None])[0])) if target is None else None
+        assert t == {None: expected_t, "plain": 1, 0: 0}[target]
+    with pytest.raises(InputError, match="one per spectrum"):
+        occlusion_batch(model, X, [None])
+    with pytest.raises(InputError, match="2-D batch"):
+        occlusion_batch(model, query)
 
 
 def test_occlusion_windows_cover_every_point_once_or_more():
@@ -451,6 +482,21 @@ def test_explain_identification_json_shape(library):
     assert bare["target"] == "a" and bare["candidates"] == []
     with pytest.raises(InputError, match="another axis"):
         explain_identification(model, query, AXIS + 0.5, candidates, bands_for)
+
+
+def test_explain_batch_equals_one_by_one(library):
+    class_bands, X, y, query = library
+    model = LibrarySearch(axis=AXIS, temperature=0.05).fit(X, y)
+    bands = {m: [{"position": c, "intensity": 1.0} for c in cs] for m, cs in class_bands.items()}
+    queries = np.stack([query, X[0], X[-1]])
+    cands = [[c.mineral for c in row] for row in model.predict_topk(queries, k=2)]
+    batch = explain_batch(model, queries, AXIS, cands, bands.__getitem__, include_attribution=True)
+    for q, c, got in zip(queries, cands, batch, strict=True):
+        one = explain_identification(model, q, AXIS, c, bands.__getitem__, include_attribution=True)
+        np.testing.assert_allclose(got.pop("attribution"), one.pop("attribution"), rtol=1e-12)
+        assert got == one
+    with pytest.raises(InputError, match="one list per spectrum"):
+        explain_batch(model, queries, AXIS, cands[:1], bands.__getitem__)
 
 
 def test_shade_attribution_draws_the_top_regions():

@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lithoscope.errors import InputError
 from lithoscope.explain.attribution import (
     BASELINES,
-    _occlusion,
+    _check_spectrum,
     integrated_gradients,
     keras_class_probability,
     occlusion,
+    occlusion_batch,
     occlusion_windows,
     shade_attribution,
     top_regions,
@@ -50,12 +52,14 @@ from lithoscope.spectra.spectrum import check_same_axis
 __all__ = [
     "BASELINES",
     "BandCache",
+    "explain_batch",
     "explain_identification",
     "find_peaks",
     "integrated_gradients",
     "keras_class_probability",
     "mineral_spectra",
     "occlusion",
+    "occlusion_batch",
     "occlusion_windows",
     "peak_table",
     "reference_bands",
@@ -121,20 +125,77 @@ def explain_identification(
     InputError
         ``axis`` is not the model's; as `occlusion`, `find_peaks` and `peak_table`.
     """
+    out = explain_batch(
+        model,
+        _check_spectrum(model, x)[None, :],
+        axis,
+        [candidates],
+        bands_for,
+        targets=[target],
+        include_attribution=include_attribution,
+        window=window,
+        stride=stride,
+        baseline=baseline,
+        n_regions=n_regions,
+        prominence=prominence,
+        max_peaks=max_peaks,
+        tolerance=tolerance,
+        strong=strong,
+    )[0]
+    if include_attribution:
+        out["attribution"] = out["attribution"].tolist()
+    return out
+
+
+def explain_batch(
+    model: Any,
+    X: npt.ArrayLike,
+    axis: npt.ArrayLike,
+    candidates: Sequence[Sequence[str]],
+    bands_for: Callable[[str], list[dict[str, Any]]],
+    *,
+    targets: Sequence[str | None] | None = None,
+    include_attribution: bool = False,
+    window: int = 20,
+    stride: int | None = None,
+    baseline: str = "zero",
+    n_regions: int = 5,
+    prominence: float = 0.03,
+    max_peaks: int | None = 40,
+    tolerance: float = 8.0,
+    strong: float = 0.2,
+) -> list[dict[str, Any]]:
+    """`explain_identification` of many spectra; the occlusions share model calls.
+
+    ``X`` is (n_spectra, n_points); ``candidates`` and ``targets`` hold one entry per
+    spectrum; the other parameters are those of `explain_identification`. ``include_attribution``
+    keeps the per-point attribution as a NumPy array under ``"attribution"``.
+    """
     ax = np.asarray(axis, dtype=np.float64)
     check_same_axis(model.axis_, ax, what="the spectrum to explain")
-    if target is None and len(candidates) > 0:
-        target = str(candidates[0])
-    attribution, t = _occlusion(model, x, target, window, stride, baseline)
-    peaks = find_peaks(np.ravel(x), ax, prominence=prominence, max_peaks=max_peaks)
-    table = peak_table(
-        peaks, {str(m): bands_for(str(m)) for m in candidates}, tolerance=tolerance, strong=strong
+    arr = np.asarray(X, dtype=np.float64)
+    if len(candidates) != len(arr):
+        raise InputError(f"candidates: one list per spectrum ({len(arr)}), got {len(candidates)}")
+    targets = [None] * len(arr) if targets is None else list(targets)
+    targets = [
+        str(c[0]) if t is None and len(c) > 0 else t
+        for t, c in zip(targets, candidates, strict=True)
+    ]
+    attributions, t_index = occlusion_batch(
+        model, arr, targets, window=window, stride=stride, baseline=baseline
     )
-    out: dict[str, Any] = {
-        "target": str(model.classes_[t]),
-        "top_regions": top_regions(attribution, ax, n=n_regions),
-        **table,
-    }
-    if include_attribution:
-        out["attribution"] = attribution.tolist()
+    out = []
+    for x, cands, attribution, t in zip(arr, candidates, attributions, t_index, strict=True):
+        peaks = find_peaks(x, ax, prominence=prominence, max_peaks=max_peaks)
+        table = peak_table(
+            peaks, {str(m): bands_for(str(m)) for m in cands}, tolerance=tolerance, strong=strong
+        )
+        one: dict[str, Any] = {
+            "target": str(model.classes_[t]),
+            "top_regions": top_regions(attribution, ax, n=n_regions),
+            **table,
+        }
+        if include_attribution:
+            one["attribution"] = attribution
+        out.append(one)
     return out

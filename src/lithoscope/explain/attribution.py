@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ __all__ = [
     "integrated_gradients",
     "keras_class_probability",
     "occlusion",
+    "occlusion_batch",
     "occlusion_windows",
     "shade_attribution",
     "top_regions",
@@ -307,27 +308,92 @@ def _occlusion(
     fast: bool = True,
 ) -> tuple[np.ndarray, int]:
     """`occlusion` and the index of the class it explains."""
-    arr = _check_spectrum(model, x)
+    attribution, t = occlusion_batch(
+        model,
+        _check_spectrum(model, x)[None, :],
+        [target],
+        window=window,
+        stride=stride,
+        baseline=baseline,
+        fast=fast,
+    )
+    return attribution[0], int(t[0])
+
+
+def occlusion_batch(
+    model: Any,
+    X: npt.ArrayLike,
+    targets: Sequence[Any] | None = None,
+    *,
+    window: int = 20,
+    stride: int | None = None,
+    baseline: str = "zero",
+    fast: bool = True,
+    max_rows: int = 4096,
+) -> tuple[np.ndarray, np.ndarray]:
+    """`occlusion` of many spectra: the occluded copies of several spectra share model calls.
+
+    Parameters
+    ----------
+    model : SpectralClassifier
+    X : array_like, shape (n_spectra, n_points)
+        Preprocessed spectra on ``model.axis_``.
+    targets : sequence, optional
+        One target per spectrum (name, index or None for the model's top class).
+    window, stride, baseline, fast
+        As `occlusion`.
+    max_rows : int, default=4096
+        Occluded copies per ``predict_proba`` call (bounds memory: rows x points floats).
+
+    Returns
+    -------
+    attributions : numpy.ndarray, shape (n_spectra, n_points)
+    target_index : numpy.ndarray of int, shape (n_spectra,)
+        The class each attribution explains.
+    """
+    check_is_fitted(model, "classes_")
+    arr = np.asarray(X, dtype=np.float64)
+    if arr.ndim != 2:
+        raise InputError(f"X must be a 2-D batch of spectra, got shape {arr.shape}")
+    rows = [_check_spectrum(model, x) for x in arr]
+    targets = [None] * len(rows) if targets is None else list(targets)
+    if len(targets) != len(rows):
+        raise InputError(f"targets: one per spectrum ({len(rows)}), got {len(targets)}")
     if baseline not in BASELINES:
         raise InputError(f"baseline {baseline!r} is not one of {', '.join(BASELINES)}")
-    windows = occlusion_windows(arr.size, int(window), int(stride or max(1, window // 2)))
+    n = arr.shape[1]
+    windows = occlusion_windows(n, int(window), int(stride or max(1, window // 2)))
     fill = BASELINES[baseline]
-    fills = [fill(arr, start, stop) for start, stop in windows]
-    if fast and _fast_params(model) is not None:
-        proba = _library_search_proba(model, arr, windows, fills)
-    else:
-        batch = np.repeat(arr[None, :], len(windows) + 1, axis=0)
-        for row, (start, stop) in enumerate(windows, start=1):
-            batch[row, start:stop] = fills[row - 1]
-        proba = np.asarray(model.predict_proba(batch))
-    t = _target_index(model, target, proba[0])
-    drop = proba[0, t] - proba[1:, t]
-    total = np.zeros(arr.size)
-    count = np.zeros(arr.size)
-    for d, (start, stop) in zip(drop, windows, strict=True):
-        total[start:stop] += d / (stop - start)
-        count[start:stop] += 1
-    return total / count, t
+    per = len(windows) + 1
+    spread = np.zeros((len(windows), n))
+    for w, (start, stop) in enumerate(windows):
+        spread[w, start:stop] = 1.0 / (stop - start)
+    covered = np.count_nonzero(spread, axis=0)
+    out = np.zeros((len(rows), n))
+    t_out = np.zeros(len(rows), dtype=int)
+    use_shortcut = fast and _fast_params(model) is not None
+    step = max(1, max_rows // per)
+    for c0 in range(0, len(rows), step):
+        chunk = rows[c0 : c0 + step]
+        fills = [[fill(x, start, stop) for start, stop in windows] for x in chunk]
+        if use_shortcut:
+            probas = [
+                _library_search_proba(model, x, windows, f)
+                for x, f in zip(chunk, fills, strict=True)
+            ]
+        else:
+            batch = np.repeat(np.stack(chunk), per, axis=0)
+            for r, f in enumerate(fills):
+                for w, (start, stop) in enumerate(windows, start=1):
+                    batch[r * per + w, start:stop] = f[w - 1]
+            flat = np.asarray(model.predict_proba(batch))
+            probas = [flat[r * per : (r + 1) * per] for r in range(len(chunk))]
+        for r, proba in enumerate(probas):
+            t = _target_index(model, targets[c0 + r], proba[0])
+            # each window's drop spread evenly over its points, then averaged per point
+            out[c0 + r] = ((proba[0, t] - proba[1:, t]) @ spread) / covered
+            t_out[c0 + r] = t
+    return out, t_out
 
 
 def keras_class_probability(model: Any, target: int) -> Callable[[Any], Any]:

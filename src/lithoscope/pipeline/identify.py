@@ -377,21 +377,19 @@ def _identify_method(
             else:
                 r.warnings.append(f"the spectrum covers {c:.0%} of the model's range ({span})")
     if explain:
-        bands_for = cache.bands_for(part)
-        from lithoscope.explain import explain_identification
+        from lithoscope.explain import explain_batch
 
-        for i in ok:
-            r = results[i]
-            expl = explain_identification(
-                estimator,
-                r.x,
-                grid,
-                [c["mineral"] for c in r.candidates[:3]],
-                bands_for,
-                include_attribution=True,
-            )
-            r.attribution = np.asarray(expl.pop("attribution"))
-            r.explanation = expl
+        explanations = explain_batch(
+            estimator,
+            Xok,
+            grid,
+            [[c["mineral"] for c in results[i].candidates[:3]] for i in ok],
+            cache.bands_for(part),
+            include_attribution=True,
+        )
+        for i, expl in zip(ok, explanations, strict=True):
+            results[i].attribution = expl.pop("attribution")
+            results[i].explanation = expl
     return results
 
 
