@@ -101,6 +101,19 @@ def test_add_class_learns_a_new_mineral_without_refitting(raman_small, split_sma
     assert model.predict(X[test[y[test] == new]])[0] == new
 
 
+def test_add_class_keeps_a_name_longer_than_every_known_one(raman_small, tmp_path):
+    X, y, _, axis = raman_small
+    short = np.array([label[:4] for label in y])  # fitted classes are '<U4' after this
+    model = LibrarySearch(axis=axis).fit(X[:40], short[:40])
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    long_name = "Argentopyrite-(long name)"
+    loaded.add_class(long_name, X[40:42])
+    assert long_name in loaded.classes_.tolist()
+    assert loaded.reference_labels_.max() < loaded.classes_.size
+    assert loaded.predict(X[40:41])[0] == long_name
+
+
 def test_classical_baselines_learn(raman_small, split_small):
     X, y, _, axis = raman_small
     train, test = split_small

@@ -145,10 +145,8 @@ class LibrarySearch(SpectralClassifier):
         arr, axis, _ = split_xy(X)
         arr = self._check_X(arr if axis is None else X)
         feats = self._features(arr)
-        classes = list(self.classes_)
-        if label not in classes:
-            classes.append(label)
-        new_classes = np.array(sorted(classes), dtype=self.classes_.dtype)
+        # not the old dtype: a fixed-width '<U12' would cut a longer new name
+        new_classes = np.union1d(self.classes_, np.array([label], dtype=object)).astype(str)
         remap = np.searchsorted(new_classes, self.classes_[self.reference_labels_])
         labels = np.r_[remap, np.full(arr.shape[0], np.searchsorted(new_classes, label))]
         refs = np.vstack([self.references_, feats])

@@ -72,20 +72,6 @@ def _add_mineral(db: MinDB, new: NewMineral) -> bool:
     return bool(added)
 
 
-def _make_room(estimator: Any, label: str) -> None:
-    """Widen a fixed-width string ``classes_`` so that ``label`` fits in it.
-
-    A model loaded from disk (or fitted) holds its class names as ``<U{longest}``; a class
-    array rebuilt with that dtype silently cuts a longer name (``Argentopyrite`` among names of
-    at most 12 characters became ``Argentopyrit``), so the new version knew a mineral MinDB
-    does not, with labels past the end of its classes.
-    """
-    classes = getattr(estimator, "classes_", None)
-    if isinstance(classes, np.ndarray) and classes.dtype.kind == "U":
-        wide = np.promote_types(classes.dtype, np.dtype(f"<U{max(len(label), 1)}"))
-        estimator.classes_ = classes.astype(wide)
-
-
 def _store_spectra(db: MinDB, mineral: str, spectra: list[Spectrum]) -> None:
     # The "learn:" namespace keeps the identity of spectra stored by earlier versions.
     tagged = [
@@ -161,7 +147,6 @@ def learn(
                 f"{where}: does not cover the model's range ({part.grid[0]:g}-"
                 f"{part.grid[-1]:g}); give spectra measured over that range"
             )
-        _make_room(part.estimator, canonical)
         part.estimator.add_class(canonical, X)
         if canonical not in set(np.asarray(part.classes).tolist()):
             raise LithoscopeError(
