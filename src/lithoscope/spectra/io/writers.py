@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from lithoscope._files import jsonable
 from lithoscope.methods import AxisUnit, Method
 from lithoscope.spectra.io._common import SpectrumFileError
 from lithoscope.spectra.spectrum import Spectrum
@@ -93,20 +94,8 @@ def encode_value(value: Any) -> str | None:
             return json.dumps(value)  # ASCII escapes keep it on one line
         return value
     if isinstance(value, Mapping | list | tuple):
-        return json.dumps(_jsonable(value), allow_nan=False, default=str)
+        return json.dumps(jsonable(value), allow_nan=False, default=str)
     return encode_value(str(value))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def decode_value(key: str, text: str) -> Any:
