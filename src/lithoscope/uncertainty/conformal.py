@@ -660,16 +660,16 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description: parameters and calibration scores (lists of numbers)."""
         self._check_calibrated()
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "params": _plain(self.get_params()),
-            "n_classes": self.n_classes_,
-            "seed": self.seed_,
-            "scores": [float(v) for v in self.scores_],
-            "labels": [int(v) for v in self.labels_],
-            "top": [bool(v) for v in self.top_],
-        }
+        return _document(
+            FORMAT,
+            FORMAT_VERSION,
+            self,
+            n_classes=self.n_classes_,
+            seed=self.seed_,
+            scores=[float(v) for v in self.scores_],
+            labels=[int(v) for v in self.labels_],
+            top=[bool(v) for v in self.top_],
+        )
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ConformalPredictor:
@@ -706,6 +706,16 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
 # ---------------------------------------------------------------------- JSON helpers
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
+
+
+def _document(fmt: str, version: int, estimator: BaseEstimator, **fields: Any) -> dict[str, Any]:
+    """The JSON document of ``estimator``: format, version, its parameters, then ``fields``."""
+    return {
+        "format": fmt,
+        "format_version": version,
+        "params": _plain(estimator.get_params()),
+        **fields,
+    }
 
 
 def _check_format(doc: Any, fmt: str, version: int, what: str) -> None:

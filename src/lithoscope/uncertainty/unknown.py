@@ -44,7 +44,7 @@ from lithoscope.uncertainty.conformal import (
     JsonDocument,
     _check_format,
     _check_index,
-    _plain,
+    _document,
     _rank_needed,
     check_confidence,
     check_proba,
@@ -260,15 +260,15 @@ class UnknownDetector(JsonDocument, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description: parameters, threshold, calibration scores."""
         self._check_fitted()
-        return {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "params": _plain(self.get_params()),
-            "n_classes": self.n_classes_,
-            "threshold": self.threshold_,
-            "scores": [float(v) for v in self.scores_],
-            "conformal": self.conformal_.to_dict() if self.score == "conformal" else None,
-        }
+        return _document(
+            FORMAT,
+            FORMAT_VERSION,
+            self,
+            n_classes=self.n_classes_,
+            threshold=self.threshold_,
+            scores=[float(v) for v in self.scores_],
+            conformal=self.conformal_.to_dict() if self.score == "conformal" else None,
+        )
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> UnknownDetector:
