@@ -75,14 +75,7 @@ def _unwrap(X: Any, y: Any = None) -> tuple[Any, np.ndarray | None, Any]:
 
 def split_xy(X: Any, y: Any = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """(array, axis or None, labels or None) from an array, a collection or a `Dataset`."""
-    axis = None
-    if hasattr(X, "collection") and hasattr(X, "y"):  # a Dataset
-        if y is None:
-            y = X.y
-        X = X.collection
-    if isinstance(X, SpectralCollection):
-        axis = np.asarray(X.axis)
-        X = X.X
+    X, axis, y = _unwrap(X, y)
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim == 1:
         arr = arr[None, :]
@@ -115,6 +108,13 @@ class SpectralClassifier(ClassifierMixin, BaseEstimator):
             return self._fit_all(X, y)
         finally:
             del self._groups
+
+    def _checked_groups(self, n_spectra: int) -> np.ndarray | None:
+        """The ``groups`` given to `fit` (None without), refused unless one per spectrum."""
+        groups = getattr(self, "_groups", None)
+        if groups is not None and groups.shape != (n_spectra,):
+            raise InputError(f"groups has {groups.size} entries but X has {n_spectra} spectra")
+        return groups
 
     def _fit_all(self, X: Any, y: Any) -> SpectralClassifier:
         raw, axis, labels = _unwrap(X, y)

@@ -40,6 +40,7 @@ from lithoscope.models.keras.layers import CosineProxies, PowerScale
 from lithoscope.models.keras.training import (
     adamw_warmup_cosine,
     balanced_indices,
+    check_positive_ints,
     compile_forward,
     fit_keras,
     grouped_validation_split,
@@ -283,10 +284,7 @@ class CNNClassifier(SpectralClassifier):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fitting
-    def _augmenter(self) -> SpectralAugmenter | None:
-        return make_augmenter(self.augment)
-
-    def _check_params(self, n_spectra: int) -> None:
+    def _check_params(self) -> None:
         if self.head not in HEADS:
             raise InputError(f"head={self.head!r} is not one of {', '.join(HEADS)}")
         hw = self.hybrid_weight
@@ -302,29 +300,19 @@ class CNNClassifier(SpectralClassifier):
             raise InputError(f"derivative_weight must be 'auto' or a number in [0, 1], got {dw!r}")
         if self.head == "kan" and isinstance(hw, float | int):
             raise InputError("hybrid_weight applies to head='match' only; use None or 'auto'")
-        for name in ("embedding_dim", "n_models", "epochs", "batch_size", "eval_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_ints(
+            self, ("embedding_dim", "n_models", "epochs", "batch_size", "eval_every")
+        )
         if not self.channels or any(int(c) < 1 for c in self.channels):
             raise InputError(f"channels must be positive integers, got {self.channels!r}")
-        if self._fit_groups is not None and self._fit_groups.shape != (n_spectra,):
-            raise InputError(
-                f"groups has {self._fit_groups.size} entries but X has {n_spectra} spectra"
-            )
-
-    @property
-    def _fit_groups(self) -> np.ndarray | None:
-        return getattr(self, "_groups", None)
 
     def _fit(self, X: np.ndarray, y_index: np.ndarray) -> None:
-        self._check_params(X.shape[0])
+        self._check_params()
+        groups = self._checked_groups(X.shape[0])
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
-        augmenter = self._augmenter()
-        train, val = grouped_validation_split(
-            y_index, self._fit_groups, float(self.validation_size), rng
-        )
+        augmenter = make_augmenter(self.augment)
+        train, val = grouped_validation_split(y_index, groups, float(self.validation_size), rng)
         n_classes = self.classes_.size
         n_points = X.shape[1]
 

@@ -30,12 +30,12 @@ import numpy as np
 import numpy.typing as npt
 from keras import layers
 
-from lithoscope.errors import InputError
 from lithoscope.models.base import SpectralClassifier
 from lithoscope.models.keras.layers import KANLinear, PowerScale, check_basis
 from lithoscope.models.keras.training import (
     adamw_warmup_cosine,
     balanced_indices,
+    check_positive_ints,
     compile_forward,
     fit_keras,
     grouped_validation_split,
@@ -299,21 +299,13 @@ class KANClassifier(SpectralClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _augmenter(self) -> SpectralAugmenter | None:
-        return make_augmenter(self.augment)
-
     def _fit(self, X: np.ndarray, y_index: np.ndarray) -> None:
         check_basis(self.basis)
-        for name in ("n_components", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int | np.integer) or value < 1:
-                raise InputError(f"{name} must be a positive integer, got {value!r}")
-        groups = getattr(self, "_groups", None)
-        if groups is not None and groups.shape != (X.shape[0],):
-            raise InputError(f"groups has {groups.size} entries but X has {X.shape[0]} spectra")
+        check_positive_ints(self, ("n_components", "epochs", "batch_size"))
+        groups = self._checked_groups(X.shape[0])
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(0, 2**31 - 1))
-        augmenter = self._augmenter()
+        augmenter = make_augmenter(self.augment)
         train, val = grouped_validation_split(y_index, groups, float(self.validation_size), rng)
         n_points = X.shape[1]
         mean, projection = _pca(np.sqrt(np.clip(X[train], 0.0, None)), int(self.n_components))

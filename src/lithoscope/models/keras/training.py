@@ -41,6 +41,7 @@ __all__ = [
     "TrainResult",
     "adamw_warmup_cosine",
     "balanced_indices",
+    "check_positive_ints",
     "compile_forward",
     "fit_keras",
     "grouped_validation_split",
@@ -153,6 +154,20 @@ def load_keras(path: Any) -> keras.Model:
     use_jax_compilation_cache()
     # lithoscope's layers were registered when this module imported `layers`
     return keras.saving.load_model(path, safe_mode=True, compile=False)
+
+
+def check_positive_ints(estimator: Any, names: Sequence[str]) -> None:
+    """Refuse the first of the parameters ``names`` of ``estimator`` that is not an integer >= 1.
+
+    Raises
+    ------
+    InputError
+        Naming the parameter and its value.
+    """
+    for name in names:
+        value = getattr(estimator, name)
+        if not isinstance(value, int | np.integer) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 def grouped_validation_split(
