@@ -12,6 +12,7 @@ from sqlalchemy import Engine, distinct, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from lithoscope.errors import InputError
+from lithoscope.methods import parse_enum
 from lithoscope.mindb import build as _build
 from lithoscope.mindb import store as _store
 from lithoscope.mindb.arrays import decode_array
@@ -63,11 +64,7 @@ _BODY_ORDER = {b.value: i for i, b in enumerate(Body)}
 
 
 def _method(value: Method | str) -> Method:
-    try:
-        return Method(str(value).lower())
-    except ValueError:
-        valid = ", ".join(m.value for m in Method)
-        raise InputError(f"method {value!r} is not one of {valid}") from None
+    return parse_enum(Method, value, "method")
 
 
 def _as_list(value: Any, name: str) -> list[Any] | None:
@@ -590,19 +587,9 @@ class MinDB:
             At most this many results.
         """
         if body is not None:
-            try:
-                body = Body(body.lower()).value
-            except ValueError:
-                raise InputError(
-                    f"--body {body!r} is not one of {', '.join(b.value for b in Body)}"
-                ) from None
+            body = parse_enum(Body, body, "--body").value
         if evidence is not None:
-            try:
-                evidence = Evidence(evidence.lower()).value
-            except ValueError:
-                raise InputError(
-                    f"--evidence {evidence!r} is not one of {', '.join(e.value for e in Evidence)}"
-                ) from None
+            evidence = parse_enum(Evidence, evidence, "--evidence").value
         symbols = _check_elements(elements)
         query = select(Mineral).options(
             selectinload(Mineral.occurrences), selectinload(Mineral.elements)

@@ -38,7 +38,7 @@ import numpy as np
 from lithoscope import __version__
 from lithoscope._files import jsonable, read_json, sha256_file, write_json
 from lithoscope.errors import InputError
-from lithoscope.methods import Method
+from lithoscope.methods import Method, parse_enum
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_SCHEMA_VERSION", "IdentificationModel", "MethodModel"]
@@ -294,12 +294,7 @@ class IdentificationModel:
 
 # ---------------------------------------------------------------------- helpers
 def _method(value: Any) -> str:
-    try:
-        return Method(str(value).lower()).value
-    except ValueError:
-        raise InputError(
-            f"method {value!r} is not one of {', '.join(m.value for m in Method)}"
-        ) from None
+    return parse_enum(Method, value, "method").value
 
 
 def _check_manifest(manifest: Any, path: Path) -> None:

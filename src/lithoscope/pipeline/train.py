@@ -11,7 +11,7 @@ import numpy as np
 
 from lithoscope.data.datasets import Dataset, DatasetSpec, build_dataset, grouped_split
 from lithoscope.errors import InputError
-from lithoscope.methods import Method
+from lithoscope.methods import Method, parse_enum
 from lithoscope.mindb.queries import MinDB
 from lithoscope.models.kinds import MODEL_KINDS, make_model
 from lithoscope.pipeline.bundle import single_method
@@ -69,12 +69,7 @@ def train(
     configuration and the metrics, and is registered as a new version of ``name`` (default
     ``<method>-<kind>``).
     """
-    try:
-        method = Method(method.lower()).value
-    except ValueError:
-        raise InputError(
-            f"--method {method!r} is not one of {', '.join(m.value for m in Method)}"
-        ) from None
+    method = parse_enum(Method, method, "--method").value
     registry = registry or Registry()
     name = Registry.check_name(name or f"{method}-{kind}")
     model = make_model(kind, **(params or {}))

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lithoscope.errors import InputError
-from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method
+from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method, parse_enum
 
 __all__ = ["OutsidePolicy", "SpectralCollection", "Spectrum", "check_same_axis"]
 
@@ -24,23 +24,13 @@ OutsidePolicy = Literal["nan", "zero", "edge", "error"]
 
 
 def _as_method(value: Method | str) -> Method:
-    try:
-        return Method(str(value).lower())
-    except ValueError:
-        raise InputError(
-            f"method {value!r} is not one of {', '.join(m.value for m in Method)}"
-        ) from None
+    return parse_enum(Method, value, "method")
 
 
 def _as_unit(value: AxisUnit | str | None, method: Method) -> AxisUnit:
     if value is None:
         return DEFAULT_UNIT[method]
-    try:
-        return AxisUnit(value)
-    except ValueError:
-        raise InputError(
-            f"axis unit {value!r} is not one of {', '.join(u.value for u in AxisUnit)}"
-        ) from None
+    return parse_enum(AxisUnit, value, "axis unit", lower=False)
 
 
 def _readonly(a: npt.ArrayLike, name: str, where: str) -> np.ndarray:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from lithoscope.errors import InputError
-from lithoscope.methods import AxisUnit, Method
+from lithoscope.methods import AxisUnit, Method, parse_enum
 from lithoscope.spectra.io._common import (
     MAX_FILE_BYTES,
     SpectrumFileError,
@@ -154,10 +154,10 @@ def detect_format(text: str, name: str = "input") -> str:
 def _check_args(format: str | None, method: Any, unit: Any) -> None:
     if format is not None and format not in FORMATS:
         raise InputError(f"format {format!r} is not one of {', '.join(FORMATS)}")
-    if method is not None and str(method).lower() not in {m.value for m in Method}:
-        raise InputError(f"method {method!r} is not one of {', '.join(m.value for m in Method)}")
-    if unit is not None and str(unit) not in {u.value for u in AxisUnit}:
-        raise InputError(f"unit {unit!r} is not one of {', '.join(u.value for u in AxisUnit)}")
+    if method is not None:
+        parse_enum(Method, method, "method")
+    if unit is not None:
+        parse_enum(AxisUnit, unit, "unit", lower=False)
 
 
 def parse_spectra(
