@@ -43,6 +43,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+SpectrumFiles = Annotated[list[Path], typer.Argument(help="Spectrum files.")]
+FileMethod = Annotated[str | None, typer.Option(help="Method for files that do not record it.")]
+ModelRef = Annotated[
+    str | None, typer.Option(help="NAME or NAME@VERSION (default: the method's default).")
+]
 DbUrl = Annotated[
     str | None,
     typer.Option(
@@ -328,7 +333,7 @@ def data_ingest(
 # ---------------------------------------------------------------------------------- spectra
 @spectra_app.command("info")
 def spectra_info(
-    files: Annotated[list[Path], typer.Argument(help="Spectrum files.")],
+    files: SpectrumFiles,
     method: Annotated[
         str | None, typer.Option(help="Method for files that do not record it (plain text).")
     ] = None,
@@ -429,14 +434,10 @@ def train_command(
 
 @app.command("identify")
 def identify_command(
-    files: Annotated[list[Path], typer.Argument(help="Spectrum files.")],
-    model: Annotated[
-        str | None, typer.Option(help="NAME or NAME@VERSION (default: the method's default).")
-    ] = None,
+    files: SpectrumFiles,
+    model: ModelRef = None,
     top: Annotated[int, typer.Option(min=1, help="Number of candidates.")] = 5,
-    method: Annotated[
-        str | None, typer.Option(help="Method for files that do not record it.")
-    ] = None,
+    method: FileMethod = None,
     group_by_sample: Annotated[
         bool,
         typer.Option(
@@ -612,15 +613,11 @@ def _render_answer(data: dict[str, Any]) -> None:
 def learn_command(
     files: Annotated[list[Path], typer.Argument(help="1-5 spectrum files of the mineral.")],
     mineral: Annotated[str, typer.Option(help="Mineral name (IMA species).")],
-    model: Annotated[
-        str | None, typer.Option(help="NAME or NAME@VERSION (default: the method's default).")
-    ] = None,
+    model: ModelRef = None,
     formula: Annotated[
         str | None, typer.Option(help="Formula, to add a mineral MinDB does not hold yet.")
     ] = None,
-    method: Annotated[
-        str | None, typer.Option(help="Method for files that do not record it.")
-    ] = None,
+    method: FileMethod = None,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -651,9 +648,7 @@ def learn_command(
 def evaluate_command(
     data: Annotated[Path, typer.Option("--data", help="Zip or folder of labelled spectra.")],
     model: Annotated[str | None, typer.Option(help="NAME or NAME@VERSION.")] = None,
-    method: Annotated[
-        str | None, typer.Option(help="Method for files that do not record it.")
-    ] = None,
+    method: FileMethod = None,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
