@@ -34,6 +34,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lithoscope.errors import FormulaError, InputError
+from lithoscope.mindb.build import CRYSTAL_SYSTEMS
 from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.labels import base_sample_id, compact_key
 from lithoscope.mindb.names import name_key
@@ -63,17 +64,6 @@ _IMA_COMPLEMENT = "rruff/ima/RRUFF_Export_20220228_102415.csv"
 _SPECTRA_SOURCES = {
     "rruff-raman": "rruff/raman/excellent_unoriented.zip",
     "rruff-ir": "rruff/infrared/Processed.zip",
-}
-_CRYSTAL_SYSTEMS = {
-    "cubic",
-    "isometric",
-    "tetragonal",
-    "hexagonal",
-    "trigonal",
-    "orthorhombic",
-    "monoclinic",
-    "triclinic",
-    "amorphous",
 }
 
 
@@ -200,7 +190,7 @@ def _ima_species(
         system = system.lower() if system else None
         if system == "isometric":
             system = "cubic"
-        if system not in _CRYSTAL_SYSTEMS:
+        if system not in CRYSTAL_SYSTEMS:
             system = None
         group = (row.get("Structural Groupname") or "").strip()
         yield NewMineral(
