@@ -63,6 +63,14 @@ def _occurrence_dict(occ: Occurrence) -> dict[str, Any]:
 _BODY_ORDER = {b.value: i for i, b in enumerate(Body)}
 
 
+def _sorted_occurrences(occurrences: Iterable[Occurrence]) -> list[dict[str, Any]]:
+    """`_occurrence_dict` of each, ordered by body (in `Body` order), evidence and setting."""
+    return sorted(
+        (_occurrence_dict(o) for o in occurrences),
+        key=lambda o: (_BODY_ORDER[o["body"]], o["evidence"], o["setting"]),
+    )
+
+
 def _method(value: Method | str) -> Method:
     return parse_enum(Method, value, "method")
 
@@ -495,10 +503,7 @@ class MinDB:
                 ).all()
             )
             formula = parse_formula(m.formula)
-            occurrences = sorted(
-                (_occurrence_dict(o) for o in m.occurrences),
-                key=lambda o: (_BODY_ORDER[o["body"]], o["evidence"], o["setting"]),
-            )
+            occurrences = _sorted_occurrences(m.occurrences)
             return {
                 "kind": "mineral",
                 "name": m.name,
@@ -546,10 +551,7 @@ class MinDB:
                 ({"name": gm.mineral.name, "formula": gm.mineral.formula} for gm in g.members),
                 key=lambda m: m["name"],
             )
-            occurrences = sorted(
-                (_occurrence_dict(o) for o in g.occurrences),
-                key=lambda o: (_BODY_ORDER[o["body"]], o["evidence"], o["setting"]),
-            )
+            occurrences = _sorted_occurrences(g.occurrences)
             return {
                 "kind": "group",
                 "name": g.name,
