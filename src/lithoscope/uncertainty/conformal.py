@@ -361,6 +361,9 @@ class JsonDocument:
 
     #: what the document is, in error messages
     _what: str = "document"
+    #: its ``format`` and ``format_version`` fields
+    _format: str = ""
+    _format_version: int = 1
 
     def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -368,6 +371,15 @@ class JsonDocument:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _document(self, **fields: Any) -> dict[str, Any]:
+        """What `to_dict` returns: format, version, parameters (``get_params``), then ``fields``."""
+        return {
+            "format": self._format,
+            "format_version": self._format_version,
+            "params": _plain(self.get_params()),  # type: ignore[attr-defined]
+            **fields,
+        }
 
     def save(self, path: str | Path) -> Path:
         """Write `to_dict` as JSON to ``path``."""
@@ -428,6 +440,8 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
     """
 
     _what = "conformal calibration"
+    _format = FORMAT
+    _format_version = FORMAT_VERSION
 
     def __init__(
         self,
@@ -660,10 +674,7 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description: parameters and calibration scores (lists of numbers)."""
         self._check_calibrated()
-        return _document(
-            FORMAT,
-            FORMAT_VERSION,
-            self,
+        return self._document(
             n_classes=self.n_classes_,
             seed=self.seed_,
             scores=[float(v) for v in self.scores_],
@@ -706,16 +717,6 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
 # ---------------------------------------------------------------------- JSON helpers
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in params.items()}
-
-
-def _document(fmt: str, version: int, estimator: BaseEstimator, **fields: Any) -> dict[str, Any]:
-    """The JSON document of ``estimator``: format, version, its parameters, then ``fields``."""
-    return {
-        "format": fmt,
-        "format_version": version,
-        "params": _plain(estimator.get_params()),
-        **fields,
-    }
 
 
 def _check_format(doc: Any, fmt: str, version: int, what: str) -> None:

@@ -44,7 +44,6 @@ from lithoscope.uncertainty.conformal import (
     JsonDocument,
     _check_format,
     _check_index,
-    _document,
     _rank_needed,
     check_confidence,
     check_proba,
@@ -118,6 +117,8 @@ class UnknownDetector(JsonDocument, BaseEstimator):
     """
 
     _what = "unknown-mineral calibration"
+    _format = FORMAT
+    _format_version = FORMAT_VERSION
 
     def __init__(
         self,
@@ -260,10 +261,7 @@ class UnknownDetector(JsonDocument, BaseEstimator):
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description: parameters, threshold, calibration scores."""
         self._check_fitted()
-        return _document(
-            FORMAT,
-            FORMAT_VERSION,
-            self,
+        return self._document(
             n_classes=self.n_classes_,
             threshold=self.threshold_,
             scores=[float(v) for v in self.scores_],
