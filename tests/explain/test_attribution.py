@@ -139,9 +139,8 @@ def test_occlusion_batch_equals_loop(band_model, baseline, window, stride):
     np.testing.assert_allclose(other, -batched, atol=1e-12)
 
 
-def test_occlusion_is_one_batched_predict_proba_call(band_model):
-    model, query = band_model
-    calls = []
+def _counting(model, calls):
+    """A copy of the fitted ``BandModel`` that records the shape of each predict_proba batch."""
 
     class Counting(BandModel):
         def predict_proba(self, X):
@@ -150,6 +149,13 @@ def test_occlusion_is_one_batched_predict_proba_call(band_model):
 
     counting = Counting(axis=AXIS)
     counting.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    return counting
+
+
+def test_occlusion_is_one_batched_predict_proba_call(band_model):
+    model, query = band_model
+    calls = []
+    counting = _counting(model, calls)
     occlusion(counting, query, window=20, stride=10)
     assert calls == [(len(occlusion_windows(AXIS.size, 20, 10)) + 1, AXIS.size)]
 
@@ -159,14 +165,7 @@ def test_occlusion_batch_shares_model_calls_and_equals_one_by_one(band_model):
     rng = np.random.default_rng(3)
     X = np.stack([query, query[::-1], query + rng.normal(0, 0.01, query.size)])
     calls = []
-
-    class Counting(BandModel):
-        def predict_proba(self, X):
-            calls.append(np.shape(X))
-            return super().predict_proba(X)
-
-    counting = Counting(axis=AXIS)
-    counting.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    counting = _counting(model, calls)
     per = len(occlusion_windows(AXIS.size, 20, 10)) + 1
     # rows for two spectra per call: calls of 2 and 1 spectra
     attributions, targets = occlusion_batch(
