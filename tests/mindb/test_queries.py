@@ -54,6 +54,17 @@ def test_group_card_lists_members(db):
     assert {"Forsterite", "Fayalite"} <= names
 
 
+def test_summaries_agree_with_the_cards(db):
+    names = ["Forsterite", "Enstatite", "olivine", "kamacite", "Nosuchite"]
+    summaries = db.summaries([*names, "Forsterite"])
+    assert list(summaries) == ["Forsterite", "Enstatite", "olivine", "kamacite"]
+    for name, summary in summaries.items():
+        card = db.mineral(name)
+        assert summary == {k: card.get(k) for k in ("formula", "bodies", "occurrences")}
+    assert summaries["Forsterite"]["bodies"] == ["moon", "mars", "meteorite"]
+    assert db.summaries([]) == {}
+
+
 def test_unknown_name_suggests_close_matches(db):
     with pytest.raises(MineralNotFound, match="did you mean forsterite"):
         db.mineral("forsterit")

@@ -289,3 +289,70 @@ def test_rruff_file_without_end_line_warns(tmp_path):
     with pytest.warns(SpectrumWarning, match="no ##END= line"):
         spectrum = read_spectrum(path)
     assert spectrum.n_points == 3
+
+
+# ---------------------------------------------------------------------- the RRUFF data block
+# The form of a RRUFF data block as one regular expression: the definition the byte-level check
+# of `rruff._data_block` must agree with (the expression itself is too slow to serve).
+_NUMBER_RE = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_BLOCK_RE = re.compile(
+    rf"(?:[ \t]*(?:{_NUMBER_RE}[ \t]*[,;\t ][ \t]*{_NUMBER_RE}[ \t]*,?)?[ \t]*\n)*"
+)
+_LINE_PARTS = [
+    "1",
+    "-2.5",
+    ".5",
+    "3.",
+    "1e5",
+    "2E-3",
+    "+7",
+    "e",
+    "1e",
+    "..",
+    "-",
+    ",",
+    ";",
+    " ",
+    "\t",
+]
+
+
+@given(
+    lines=st.lists(
+        st.lists(st.sampled_from(_LINE_PARTS), max_size=6).map("".join), min_size=1, max_size=6
+    )
+)
+@settings(max_examples=400, deadline=None)
+def test_rruff_data_block_check_agrees_with_the_regular_expression(lines):
+    from lithoscope.spectra.io.rruff import _data_block
+
+    block = "\n".join(lines) + "\n"
+    values = _data_block(block)
+    assert (values is not None) == bool(_BLOCK_RE.fullmatch(block)), repr(block)
+    if values is not None:
+        expected = [float(v) for v in re.findall(_NUMBER_RE, block)]
+        np.testing.assert_array_equal(values, expected)
+
+
+@pytest.mark.parametrize(
+    ("block", "ok"),
+    [
+        ("100.5, 3\n\n101, 4,\n", True),
+        ("100;3\n", True),
+        ("1\t2\n", True),
+        ("1,,2\n", False),
+        (",1,2\n", False),
+        ("1,2,,\n", False),
+        ("1;2;\n", False),
+        ("1,2,3\n", False),
+        ("1\n", False),
+        ("1,2\n,\n", False),
+        ("1,2x\n", False),
+        ("", True),
+    ],
+)
+def test_rruff_data_block_examples(block, ok):
+    from lithoscope.spectra.io.rruff import _data_block
+
+    assert (_data_block(block) is not None) is ok
+    assert bool(_BLOCK_RE.fullmatch(block)) is ok

@@ -203,6 +203,27 @@ def test_sets_are_never_empty_and_ordered_by_probability(method, mondrian):
         np.testing.assert_array_equal(rebuilt, mask)
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("mondrian", [False, True])
+@pytest.mark.parametrize("spread", [8.0, 0.3])  # peaked: 32 columns decide; flat: all needed
+def test_sets_from_the_leading_columns_equal_the_full_definition(method, mondrian, spread):
+    rng = np.random.default_rng(22)
+    proba_cal, y_cal = peaked_problem(rng, 3000, n_classes=400, spread=spread)
+    proba, _ = peaked_problem(rng, 200, n_classes=400, spread=spread)
+    cp = ConformalPredictor(method=method, mondrian=mondrian, min_class_size=5)
+    cp.calibrate(proba_cal, y_cal)
+    for confidence in (0.5, 0.9):
+        thresholds, _ = cp.class_quantiles(confidence)
+        expected = nonconformity(proba, method=method) <= thresholds + 1e-10
+        expected[np.arange(proba.shape[0]), proba.argmax(axis=1)] = True
+        np.testing.assert_array_equal(cp.predict_mask(proba, confidence), expected)
+        sets = cp.predict_sets(proba, confidence)
+        assert [s.tolist() for s in sets] == [
+            sorted(np.flatnonzero(e).tolist(), key=lambda j, r=r: (-r[j], j))
+            for e, r in zip(expected, proba, strict=True)
+        ]
+
+
 def test_sets_grow_with_confidence():
     rng = np.random.default_rng(21)
     cp = calibrated(rng, "aps", n=500)

@@ -536,6 +536,44 @@ class MinDB:
                 "notes": formula.notes,
             }
 
+    def summaries(self, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Formula, bodies and occurrences of many species or groups in a few queries.
+
+        The short form of `mineral` cards, for answers that name many candidates at once
+        (`lithoscope.pipeline.identify`): current species names are read in one query; other
+        names (groups, old names) take the `mineral` path; names MinDB does not know are left
+        out of the result.
+
+        Returns
+        -------
+        dict
+            ``name -> {"formula", "bodies", "occurrences"}``, keyed and ordered as given.
+        """
+        wanted = list(dict.fromkeys(str(n) for n in names))
+        out: dict[str, dict[str, Any]] = {}
+        with self.session() as s:
+            for start in range(0, len(wanted), 500):  # bound the IN list
+                chunk = wanted[start : start + 500]
+                for m in s.scalars(
+                    select(Mineral)
+                    .options(selectinload(Mineral.occurrences).selectinload(Occurrence.reference))
+                    .where(Mineral.name.in_(chunk))
+                ):
+                    occurrences = _sorted_occurrences(m.occurrences)
+                    out[m.name] = {
+                        "formula": m.formula,
+                        "bodies": sorted({o["body"] for o in occurrences}, key=_BODY_ORDER.get),
+                        "occurrences": occurrences,
+                    }
+        for name in wanted:
+            if name not in out:
+                try:
+                    card = self.mineral(name)
+                except MineralNotFound:
+                    continue
+                out[name] = {k: card.get(k) for k in ("formula", "bodies", "occurrences")}
+        return {name: out[name] for name in wanted if name in out}
+
     def _group_card(self, name: str) -> dict[str, Any]:
         with self.session() as s:
             g = s.scalar(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lithoscope.errors import InputError, LithoscopeError
+from lithoscope.errors import InputError
 from lithoscope.models.scoring import top_k
 from lithoscope.pipeline.bundle import IdentificationModel, MethodModel
 from lithoscope.spectra.measurement import Measurement
@@ -153,25 +153,33 @@ class IdentifyCache:
 
     def facts(self, mineral: str) -> dict[str, Any]:
         """Formula, bodies and settings of a mineral from MinDB (empty without MinDB)."""
-        if self.db is None:
-            return {}
         if mineral not in self._facts:
-            try:
-                card = self.db.mineral(mineral)
-            except LithoscopeError:
+            self.prefetch([mineral])
+        return self._facts.get(mineral, {})
+
+    def prefetch(self, minerals: Iterable[str]) -> None:
+        """Look up the facts of the minerals not seen yet, all in one `MinDB.summaries` call."""
+        if self.db is None:
+            return
+        new = [m for m in dict.fromkeys(minerals) if m not in self._facts]
+        if not new:
+            return
+        found = self.db.summaries(new)
+        for mineral in new:
+            summary = found.get(mineral)
+            if summary is None:
                 self._facts[mineral] = {}
-            else:
-                settings: list[str] = []
-                for occ in card.get("occurrences", []):
-                    text = f"{occ['body']}: {occ['setting']}"
-                    if text not in settings:
-                        settings.append(text)
-                self._facts[mineral] = {
-                    "formula": card.get("formula"),
-                    "bodies": card.get("bodies", []),
-                    "occurs": settings[:5],
-                }
-        return self._facts[mineral]
+                continue
+            settings: list[str] = []
+            for occ in summary["occurrences"]:
+                text = f"{occ['body']}: {occ['setting']}"
+                if text not in settings:
+                    settings.append(text)
+            self._facts[mineral] = {
+                "formula": summary["formula"],
+                "bodies": summary["bodies"],
+                "occurs": settings[:5],
+            }
 
     def bands_for(self, part: MethodModel) -> Callable[[str], list[dict[str, Any]]]:
         """``mineral -> reference bands`` found with ``part``'s preprocessing."""
@@ -345,6 +353,7 @@ def _identify_method(
         unknown = unknown_score > part.unknown.threshold_
     missing = part.missing_calibration()
     unit = _unit(spectra[0])
+    cache.prefetch(str(c) for c in classes[np.unique(order)])
     for row, i in enumerate(ok):
         r = results[i]
         r.x, r.grid = Xok[row], grid

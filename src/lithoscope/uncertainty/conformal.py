@@ -79,6 +79,7 @@ from sklearn.base import BaseEstimator
 
 from lithoscope._files import read_json, write_json
 from lithoscope.errors import InputError
+from lithoscope.models.scoring import top_k
 
 __all__ = [
     "ConformalPredictor",
@@ -213,8 +214,13 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
-def _sort(proba: np.ndarray) -> np.ndarray:
-    """Column order by decreasing probability (ties: lower index first, as `numpy.argmax`)."""
+def _sort(proba: np.ndarray, width: int | None = None) -> np.ndarray:
+    """Column order by decreasing probability (ties: lower index first, as `numpy.argmax`).
+
+    ``width``: only the leading columns of that order (a partition first, `top_k`).
+    """
+    if width is not None and width < proba.shape[1]:
+        return top_k(proba, width)
     return np.argsort(-proba, axis=1, kind="stable")
 
 
@@ -245,10 +251,14 @@ _SCORES: dict[str, Callable[[np.ndarray, np.ndarray, float, int], np.ndarray]] =
 
 
 def _sorted_scores(
-    proba: np.ndarray, method: str, u: np.ndarray, lam: float, k_reg: int
+    proba: np.ndarray, method: str, u: np.ndarray, lam: float, k_reg: int, width: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each row's class order and the scores in that order (one sort serves scores and sets)."""
-    order = _sort(proba)
+    """Each row's class order and the scores in that order (one sort serves scores and sets).
+
+    With ``width`` only the ``width`` most probable classes: a running sum over a prefix of the
+    order is the same as over the whole order, so the prefix's scores are exact.
+    """
+    order = _sort(proba, width)
     sorted_p = np.take_along_axis(proba, order, axis=1)
     return order, _SCORES[method](sorted_p, u, lam, k_reg)
 
@@ -515,12 +525,17 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
     def _score_matrix(self, proba: np.ndarray) -> np.ndarray:
         return _unsort(*self._sorted_score_matrix(proba))
 
-    def _sorted_score_matrix(self, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _sorted_score_matrix(
+        self, proba: np.ndarray, width: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Order and scores of each row's ``width`` most probable classes (default all)."""
         if self.randomized and self.method != "lac":
             u = _uniform_from_rows(proba, self.seed_)
         else:
             u = np.ones(proba.shape[0])
-        return _sorted_scores(proba, self.method, u, float(self.raps_lambda), int(self.raps_k_reg))
+        return _sorted_scores(
+            proba, self.method, u, float(self.raps_lambda), int(self.raps_k_reg), width
+        )
 
     def _check_calibrated(self) -> None:
         if not hasattr(self, "scores_"):
@@ -580,7 +595,9 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
         thresholds account for that).
         """
         order, keep = self._sorted_membership(proba, confidence)
-        return _unsort(order, keep)
+        mask = np.zeros((order.shape[0], self.n_classes_), dtype=bool)
+        np.put_along_axis(mask, order, keep, axis=1)
+        return mask
 
     def predict_sets(self, proba: npt.ArrayLike, confidence: float = 0.9) -> list[np.ndarray]:
         """Prediction set of each spectrum: class indices, most probable first, never empty.
@@ -609,11 +626,21 @@ class ConformalPredictor(JsonDocument, BaseEstimator):
     def _sorted_membership(
         self, proba: npt.ArrayLike, confidence: float
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Class order by decreasing probability and set membership in that order."""
+        """Class order by decreasing probability and set membership in that order.
+
+        Scores never decrease along a row's order (LAC, APS and RAPS alike), so a class ranked
+        after one scoring above the largest threshold is out of the set: only the leading
+        columns are sorted (32, then 256, then all, until every row's last column is out), and
+        ``order`` / ``keep`` may have fewer columns than there are classes.
+        """
         self._check_calibrated()
         thresholds = self._thresholds(confidence)
         arr = check_proba(proba, n_classes=self.n_classes_)
-        order, scores = self._sorted_score_matrix(arr)
+        limit = float(thresholds.max()) + 2 * _TIE_TOL  # 2x: rounding of the running sums
+        for width in (32, 256, self.n_classes_):
+            order, scores = self._sorted_score_matrix(arr, min(width, self.n_classes_))
+            if width >= self.n_classes_ or np.all(scores[:, -1] > limit):
+                break
         # ties (the last class of APS scores 1 +- rounding) count as equal: conservative, stable
         keep = scores <= thresholds[order] + _TIE_TOL
         keep[:, 0] = True  # the most probable class (first index among ties, as argmax)
