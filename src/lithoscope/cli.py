@@ -464,6 +464,13 @@ def identify_command(
     batch_size: Annotated[
         int, typer.Option(min=1, help="Spectra identified per model call.")
     ] = 256,
+    body: Annotated[
+        str | None,
+        typer.Option(
+            help="Where the sample is from (moon, mars, meteorite): minerals reported there "
+            "rank higher, others are marked (never excluded)."
+        ),
+    ] = None,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -474,11 +481,15 @@ def identify_command(
     from lithoscope.pipeline.identify import IdentifyCache, identify_batch
     from lithoscope.pipeline.registry import Registry
     from lithoscope.spectra.io import read_spectra
-    from lithoscope.spectra.measurement import Measurement, group_measurements
+    from lithoscope.spectra.measurement import Context, Measurement, group_measurements
 
     if plot is not None and plot.exists() and not overwrite:
         raise LithoscopeError(f"--plot {plot} exists; choose another name or pass --overwrite")
     explain = (as_json or plot is not None) if explain is None else explain
+    try:
+        context = Context(body=body)
+    except LithoscopeError as exc:
+        raise LithoscopeError(f"--body: {exc}") from None
     failed = 0
     measurements: list[Measurement] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -491,11 +502,11 @@ def identify_command(
                 _error(exc)
                 continue
             if group_by_sample:
-                measurements.extend(group_measurements(spectra))
+                measurements.extend(group_measurements(spectra, context=context))
             else:
                 for i, spectrum in enumerate(spectra):
                     label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
-                    measurements.append(Measurement.of(spectrum, name=label))
+                    measurements.append(Measurement.of(spectrum, name=label, context=context))
         _warn(caught)
     registry = Registry()
     bundles: dict[str, Any] = {}
@@ -584,7 +595,7 @@ def _render_identification(result: Any, as_json: bool) -> int:
 
 def _render_answer(data: dict[str, Any]) -> None:
     table = Table(title=f"{data['input']} ({data['method']}, {data['model']})")
-    for col in ("#", "mineral", "probability", "score", "formula", "found on"):
+    for col in ("#", "mineral", "probability", "score", "formula", "found on", "note"):
         table.add_column(col)
     for rank, c in enumerate(data["candidates"], start=1):
         table.add_row(
@@ -594,8 +605,15 @@ def _render_answer(data: dict[str, Any]) -> None:
             f"{c['score']:.3f}",
             c.get("formula") or "",
             ", ".join(c.get("bodies") or []) or "-",
+            c.get("note", ""),
         )
     console.print(table)
+    group = data.get("group")
+    if group is not None and group["level"] == "group":
+        console.print(
+            f"[bold]{group['name']}[/bold] ({group['probability']:.0%}): the spectrum does not "
+            "separate its species; most likely " + ", ".join(group["species"][:4])
+        )
     if data.get("prediction_set") is not None:
         console.print(
             f"{data['confidence_level']:.0%} prediction set: " + ", ".join(data["prediction_set"])

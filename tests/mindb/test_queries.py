@@ -114,3 +114,24 @@ def test_every_stored_mineral_has_a_cited_occurrence_or_group(db):
             )
         ).all()
     assert orphan == []
+
+
+def test_species_reported_are_species_with_an_occurrence_on_each_body(db):
+    reported = db.species_reported()
+    assert set(reported) == {"moon", "mars", "meteorite"}
+    assert {"Forsterite", "Ilmenite", "Armalcolite", "Tranquillityite"} <= set(reported["moon"])
+    assert "Jarosite" in reported["mars"] and "Jarosite" not in reported["moon"]
+    # group occurrences ('plagioclase' on the Moon) do not make names of their own
+    assert "plagioclase" not in reported["moon"]
+    assert reported["moon"] == sorted(reported["moon"])
+    counts = db.species_by_body()
+    assert {body: len(names) for body, names in reported.items()} == counts
+
+
+def test_species_groups_prefer_the_smallest_curated_group(db):
+    groups = db.species_groups(["Forsterite", "Albite", "Almandine", "Dravite", "Nosuchite"])
+    assert groups["Forsterite"] == "olivine"
+    assert groups["Albite"] == "plagioclase"  # not 'feldspar' nor 'alkali feldspar'
+    assert groups["Almandine"] == "garnet"
+    assert "Nosuchite" not in groups
+    assert db.species_groups([]) == {}

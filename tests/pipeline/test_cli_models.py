@@ -146,6 +146,22 @@ def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):
     )
     assert code == 1 and "has no version '9'" in err and err.count("\n") == 1
 
+    # planetary context: the model was trained with MinDB's occurrences as a prior
+    code, out, err = run(
+        monkeypatch, capsys, "identify", str(query_file), "--body", "moon", "--json"
+    )
+    assert code == 0, err
+    lunar = json.loads(out)
+    assert not any("context" in w for w in lunar["warnings"]), lunar["warnings"]
+    assert lunar["context"] == {"body": "moon"}
+    for c in lunar["candidates"]:
+        assert c["reported_on_body"] == ("moon" in (c.get("bodies") or []))
+        assert ("note" in c) != c["reported_on_body"]
+    code, out, _ = run(monkeypatch, capsys, "identify", str(query_file), "--body", "moon")
+    assert code == 0 and "note" in out and "Moon" in out  # the table wraps the note
+    code, _, err = run(monkeypatch, capsys, "identify", str(query_file), "--body", "venus")
+    assert code == 1 and "--body" in err and "venus" in err and err.count("\n") == 1
+
 
 def test_identify_without_a_model_says_how_to_train(monkeypatch, capsys, workspace):
     _, _, query_file, *_ = workspace

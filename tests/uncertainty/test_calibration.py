@@ -36,7 +36,7 @@ def test_calibrate_leaves_unseen_minerals_out_and_fits_both(fitted):
     assert summary == {
         "n_calibration": int(known.sum()),
         "n_unseen_minerals_left_out": int((~known).sum()),
-        "conformal_method": "aps",
+        "conformal_method": "lac",
         "unknown_score": "max_similarity",
         "false_unknown_rate": 0.1,
     }

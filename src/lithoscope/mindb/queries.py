@@ -574,6 +574,59 @@ class MinDB:
                 out[name] = {k: card.get(k) for k in ("formula", "bodies", "occurrences")}
         return {name: out[name] for name in wanted if name in out}
 
+    def species_reported(self) -> dict[str, list[str]]:
+        """Body -> the species with at least one occurrence there (sorted), in one query.
+
+        Species-level occurrences only: a group reported on a body ('spinel group' on the Moon)
+        does not make each of its members reported there.
+        """
+        with self.session() as s:
+            rows = s.execute(
+                select(Occurrence.body, Mineral.name)
+                .join(Mineral, Occurrence.mineral_id == Mineral.id)
+                .distinct()
+            ).all()
+        out: dict[str, list[str]] = {b.value: [] for b in Body}
+        for body, name in rows:
+            out[body.value].append(name)
+        return {body: sorted(names) for body, names in out.items()}
+
+    def species_groups(self, names: Iterable[str]) -> dict[str, str]:
+        """The group each species answers to when its species cannot be told apart.
+
+        The smallest curated group holding it (``Forsterite`` -> ``olivine``, ``Albite`` ->
+        ``plagioclase`` before ``feldspar``), else its RRUFF structural group in lower case
+        (``Dravite`` -> ``tourmaline``); species with neither are left out.
+        """
+        wanted = list(dict.fromkeys(str(n) for n in names))
+        out: dict[str, str] = {}
+        with self.session() as s:
+            sizes = dict(
+                s.execute(
+                    select(GroupMember.group_id, func.count()).group_by(GroupMember.group_id)
+                ).all()
+            )
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = s.execute(
+                    select(Mineral.name, MineralGroup.name, MineralGroup.id)
+                    .join(GroupMember, GroupMember.mineral_id == Mineral.id)
+                    .join(MineralGroup, MineralGroup.id == GroupMember.group_id)
+                    .where(Mineral.name.in_(chunk))
+                ).all()
+                best: dict[str, tuple[int, str]] = {}
+                for mineral, group, gid in rows:
+                    key = (sizes.get(gid, 0), group)
+                    if mineral not in best or key < best[mineral]:
+                        best[mineral] = key
+                out.update({m: g for m, (_, g) in best.items()})
+                for mineral, structural in s.execute(
+                    select(Mineral.name, Mineral.structural_group).where(Mineral.name.in_(chunk))
+                ):
+                    if mineral not in out and structural:
+                        out[mineral] = structural.strip().lower()
+        return {n: out[n] for n in wanted if n in out}
+
     def _group_card(self, name: str) -> dict[str, Any]:
         with self.session() as s:
             g = s.scalar(

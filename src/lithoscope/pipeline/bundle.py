@@ -12,6 +12,8 @@ On disk (after MLflow's ``MLmodel`` and Keras' ``.keras``) a bundle is a folder:
     raman/estimator/...             `SpectralClassifier.save` (model.json, arrays, .keras/.skops)
     raman/conformal.json            absent when calibration was skipped (the manifest says why)
     raman/unknown.json
+    raman/context.json              planetary-context prior (`ContextPrior`), if MinDB had any
+    raman/groups.json               species -> group, for answers at group level
 
 The manifest records the schema version, the lithoscope version that wrote it, the methods with
 the role of each file, and the sha256 of every file. `IdentificationModel.load` checks the schema
@@ -64,6 +66,10 @@ class MethodModel:
     unknown : UnknownDetector, optional
     calibration : dict, optional
         How the two were calibrated, or ``{"skipped": reason}``.
+    context : ContextPrior, optional
+        Per-body occurrence prior and its conformal sets (``identify --body``).
+    groups : dict of str to str, optional
+        Species -> the group it answers to when species cannot be told apart.
     """
 
     method: str
@@ -72,6 +78,8 @@ class MethodModel:
     conformal: Any = None
     unknown: Any = None
     calibration: dict[str, Any] | None = None
+    context: Any = None
+    groups: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.method = _method(self.method)
@@ -106,6 +114,17 @@ class MethodModel:
     def grid(self) -> np.ndarray:
         """The axis the estimator was trained on."""
         return np.asarray(self.estimator.axis_)
+
+    @cached_property
+    def group_index(self) -> tuple[np.ndarray, list[str]]:
+        """Group of each class as an index into the returned names (-1: none)."""
+        names = sorted(set((self.groups or {}).values()))
+        lookup = {n: i for i, n in enumerate(names)}
+        index = np.array(
+            [lookup.get((self.groups or {}).get(str(c), ""), -1) for c in self.classes],
+            dtype=np.intp,
+        )
+        return index, names
 
     @property
     def calibrated(self) -> bool:
@@ -207,6 +226,8 @@ class IdentificationModel:
                 "preprocessing": f"{method}/preprocessing.json",
                 "conformal": None,
                 "unknown": None,
+                "context": None,
+                "groups": None,
                 "calibration": part.calibration,
                 "classes": len(part.classes),
             }
@@ -218,6 +239,12 @@ class IdentificationModel:
             if part.unknown is not None:
                 entry["unknown"] = f"{method}/unknown.json"
                 write_json(folder / entry["unknown"], part.unknown.to_dict())
+            if part.context is not None:
+                entry["context"] = f"{method}/context.json"
+                write_json(folder / entry["context"], part.context.to_dict())
+            if part.groups is not None:
+                entry["groups"] = f"{method}/groups.json"
+                write_json(folder / entry["groups"], dict(part.groups))
             methods[method] = entry
         files = {
             p.relative_to(folder).as_posix(): sha256_file(p)
@@ -263,11 +290,11 @@ class IdentificationModel:
         _check_manifest(manifest, path)
         _verify_files(path, manifest["files"])
         from lithoscope.models.base import load_model
-        from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
+        from lithoscope.uncertainty import ConformalPredictor, ContextPrior, UnknownDetector
 
         parts = {}
         for method, entry in manifest["methods"].items():
-            conformal = unknown = None
+            conformal = unknown = context = groups = None
             try:
                 estimator = load_model(path / entry["estimator"])
                 preprocessing = read_json(path / entry["preprocessing"], what="preprocessing")
@@ -279,6 +306,12 @@ class IdentificationModel:
                     unknown = UnknownDetector.from_dict(
                         read_json(path / entry["unknown"], what="unknown calibration")
                     )
+                if entry.get("context"):
+                    context = ContextPrior.from_dict(
+                        read_json(path / entry["context"], what="context prior")
+                    )
+                if entry.get("groups"):
+                    groups = _groups(read_json(path / entry["groups"], what="species groups"))
             except (KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path / MANIFEST}: the {method} entry is incomplete ({exc}); retrain or "
@@ -287,7 +320,14 @@ class IdentificationModel:
             except InputError as exc:
                 raise InputError(f"{path}: {method} part: {exc}") from None
             parts[method] = MethodModel(
-                method, estimator, preprocessing, conformal, unknown, entry.get("calibration")
+                method,
+                estimator,
+                preprocessing,
+                conformal,
+                unknown,
+                entry.get("calibration"),
+                context,
+                groups,
             )
         return cls(parts, dict(manifest.get("provenance") or {}), ref=ref, path=path)
 
@@ -295,6 +335,14 @@ class IdentificationModel:
 # ---------------------------------------------------------------------- helpers
 def _method(value: Any) -> str:
     return parse_enum(Method, value, "method").value
+
+
+def _groups(doc: Any) -> dict[str, str]:
+    if not isinstance(doc, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in doc.items()
+    ):
+        raise InputError("species groups must be a JSON object of species -> group names")
+    return doc
 
 
 def _check_manifest(manifest: Any, path: Path) -> None:
@@ -365,7 +413,11 @@ def single_method(
     unknown: Any = None,
     calibration: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
+    context: Any = None,
+    groups: dict[str, str] | None = None,
 ) -> IdentificationModel:
     """The one-method bundle (what ``lithoscope train`` makes)."""
-    part = MethodModel(method, estimator, dict(preprocessing), conformal, unknown, calibration)
+    part = MethodModel(
+        method, estimator, dict(preprocessing), conformal, unknown, calibration, context, groups
+    )
     return IdentificationModel({part.method: part}, dict(provenance or {}))

@@ -77,6 +77,11 @@ class Identification:
         Why no answer was given (no candidates then).
     explanation : dict or None
         `explain_identification` output, when asked.
+    group : dict or None
+        The group of the best candidate (``name``, ``probability``: the summed probability of
+        its species, ``species``: its members ranked, ``level``: ``"group"`` when the spectrum
+        does not separate the species (the prediction set holds several species of the group and
+        nothing else), else ``"species"``).
     x, grid, attribution, spectrum
         Not in the JSON: the preprocessed spectrum the model saw, its axis, the per-point
         attribution and the input spectrum (for plots).
@@ -94,6 +99,7 @@ class Identification:
     warnings: list[str] = field(default_factory=list)
     refused: str | None = None
     explanation: dict[str, Any] | None = None
+    group: dict[str, Any] | None = None
     sample_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     by_method: dict[str, Identification] = field(default_factory=dict)
@@ -121,6 +127,8 @@ class Identification:
             "coverage": self.coverage,
             "warnings": self.warnings,
         }
+        if self.group is not None:
+            out["group"] = self.group
         if self.refused is not None:
             out["refused"] = self.refused
         if self.explanation is not None:
@@ -280,6 +288,7 @@ def identify_batch(
             bundle.name,
             [items[i][method] for i in rows],
             [items[i].name for i in rows],
+            [items[i].context.body for i in rows],
             top=top,
             confidence=confidence,
             explain=explain,
@@ -312,6 +321,7 @@ def _identify_method(
     model_name: str,
     spectra: Sequence[Spectrum],
     names: Sequence[str],
+    bodies: Sequence[str | None],
     *,
     top: int,
     confidence: float,
@@ -342,12 +352,16 @@ def _identify_method(
     estimator = part.estimator
     Xok = X[ok]
     proba, scores = estimator.predict_scores(Xok)
-    k = min(top, proba.shape[1])
-    order = top_k(proba, k)
     classes = estimator.classes_
     sets = unknown = unknown_score = None
     if part.conformal is not None:
         sets = part.conformal.predict_sets(proba, confidence=confidence)
+    ok_bodies = [bodies[i] for i in ok]
+    prior = _apply_context(part, proba, sets, ok_bodies, confidence, results, ok)
+    if prior is not None:
+        proba, sets = prior.proba, prior.sets
+    k = min(top, proba.shape[1])
+    order = top_k(proba, k)
     if part.unknown is not None:
         unknown_score = part.unknown.unknown_score(proba, scores)
         unknown = unknown_score > part.unknown.threshold_
@@ -366,9 +380,14 @@ def _identify_method(
             }
             for j in order[row]
         ]
+        if prior is not None:
+            prior.annotate(row, order[row], r.candidates)
         if sets is not None:
             r.prediction_set = [str(classes[j]) for j in sets[row]]
             r.confidence_level = confidence
+        if part.groups:
+            row_set = None if sets is None else sets[row]
+            r.group = _group_answer(part, proba[row], order[row][0], row_set)
         if unknown is not None:
             r.unknown = bool(unknown[row])
             r.unknown_score = float(unknown_score[row])
@@ -400,6 +419,102 @@ def _identify_method(
             results[i].attribution = expl.pop("attribution")
             results[i].explanation = expl
     return results
+
+
+@dataclass
+class _Prior:
+    """Context-weighted probabilities and sets of a batch, and the marks on candidates."""
+
+    proba: np.ndarray
+    sets: list[np.ndarray] | None
+    base: np.ndarray
+    rows_body: list[str | None]
+    context: Any
+
+    def annotate(self, row: int, order: np.ndarray, candidates: list[dict[str, Any]]) -> None:
+        body = self.rows_body[row]
+        if body is None:
+            return
+        from lithoscope.uncertainty.context import BODY_NAMES
+
+        reported = self.context.reported(body)
+        for j, c in zip(order, candidates, strict=True):
+            c["probability_without_context"] = float(self.base[row, j])
+            c["reported_on_body"] = bool(reported[j])
+            if not reported[j]:
+                c["note"] = f"not reported on {BODY_NAMES.get(body, body)}"
+
+
+def _apply_context(
+    part: MethodModel,
+    proba: np.ndarray,
+    sets: list[np.ndarray] | None,
+    bodies: Sequence[str | None],
+    confidence: float,
+    results: list[Identification],
+    ok: np.ndarray,
+) -> _Prior | None:
+    """Re-weight rows whose measurement names a body by the model's `ContextPrior`."""
+    wanted = sorted({b for b in bodies if b is not None})
+    if not wanted:
+        return None
+    context = part.context
+    usable = set(context.bodies) if context is not None else set()
+    out = proba.copy()
+    new_sets = list(sets) if sets is not None else None
+    rows_body: list[str | None] = [None] * len(bodies)
+    for body in wanted:
+        rows = np.flatnonzero([b == body for b in bodies])
+        if body not in usable:
+            why = (
+                "this model has no context prior (retrain it with MinDB occurrences)"
+                if context is None
+                else f"this model has no prior for {body} (it has: {', '.join(sorted(usable))})"
+            )
+            for i in ok[rows]:
+                results[i].warnings.append(f"context {body!r} not used: {why}")
+            continue
+        out[rows] = context.posterior(proba[rows], body)
+        for r in rows:
+            rows_body[r] = body
+        cp = context.conformal(body)
+        if new_sets is not None and cp is not None:
+            for r, s in zip(rows, cp.predict_sets(out[rows], confidence=confidence), strict=True):
+                new_sets[r] = s
+        elif new_sets is not None:
+            for i in ok[rows]:
+                results[i].warnings.append(
+                    f"too few calibration spectra of minerals reported on {body}: the prediction "
+                    "set is calibrated without context"
+                )
+    if all(b is None for b in rows_body):
+        return None
+    return _Prior(out, new_sets, proba, rows_body, context)
+
+
+def _group_answer(
+    part: MethodModel, proba: np.ndarray, best: int, prediction_set: np.ndarray | None
+) -> dict[str, Any] | None:
+    """The best candidate's group, its summed probability and ranked species, and the level."""
+    index, names = part.group_index
+    g = index[best]
+    if g < 0:
+        return None
+    members = np.flatnonzero(index == g)
+    ranked = members[np.argsort(-proba[members], kind="stable")]
+    probability = float(proba[members].sum())
+    if prediction_set is not None:
+        in_group = index[np.asarray(prediction_set)] == g
+        level = "group" if len(prediction_set) >= 2 and bool(np.all(in_group)) else "species"
+    else:
+        level = "group" if proba[best] < 0.5 and probability >= 0.9 else "species"
+    classes = part.classes
+    return {
+        "name": names[g],
+        "probability": probability,
+        "species": [str(classes[j]) for j in ranked[:10] if proba[j] > 0.001 or j == best],
+        "level": level,
+    }
 
 
 def _unit(spectrum: Spectrum) -> str:

@@ -155,6 +155,10 @@ def learn(
             )
         seconds = time.perf_counter() - start
         _carry_calibration(part, len(part.classes))
+        if part.context is not None:
+            part.context = part.context.with_classes(part.classes)
+        if part.groups is not None:
+            part.groups = {**part.groups, **db.species_groups([canonical])}
         entry = {"mineral": canonical, "n_spectra": len(spectra), "parent": str(parent)}
         fresh.provenance = {
             **fresh.provenance,

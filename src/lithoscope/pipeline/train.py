@@ -17,7 +17,7 @@ from lithoscope.models.kinds import MODEL_KINDS, make_model
 from lithoscope.pipeline.bundle import single_method
 from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.preprocessing import make_preset
-from lithoscope.uncertainty.calibration import calibrate, unknown_score_for
+from lithoscope.uncertainty.calibration import calibrate, calibrate_context, unknown_score_for
 
 __all__ = [
     "MODEL_KINDS",
@@ -93,15 +93,22 @@ def train(
     model.fit(fit_set, groups=fit_set.groups)
     seconds = time.perf_counter() - start
     calibration: dict[str, Any] = {"skipped": "calibration_size is 0"}
-    conformal = unknown = None
+    conformal = unknown = context = None
     if cal_idx.size:
+        X_cal, y_cal = dataset.X[cal_idx], dataset.y[cal_idx].astype(str)
         try:
-            conformal, unknown, calibration = calibrate(
-                model, dataset.X[cal_idx], dataset.y[cal_idx].astype(str)
-            )
+            conformal, unknown, calibration = calibrate(model, X_cal, y_cal)
         except InputError as exc:
             # too few calibration spectra of known minerals: the model works, without sets
             calibration = {"skipped": str(exc)}
+        reported = {body: names for body, names in db.species_reported().items() if names}
+        if reported:
+            try:
+                context = calibrate_context(model, X_cal, y_cal, reported)
+                calibration["context"] = context.calibration_
+            except InputError as exc:
+                calibration["context"] = {"skipped": str(exc)}
+    groups = db.species_groups(np.asarray(model.classes_).tolist())
     metrics = {"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)}
     model.set_provenance(
         dataset_version=dataset.version,
@@ -116,6 +123,8 @@ def train(
         conformal=conformal,
         unknown=unknown,
         calibration=calibration,
+        context=context,
+        groups=groups,
         provenance={
             "dataset_version": dataset.version,
             "data_checksums": _checksums_digest(dataset),

@@ -5,6 +5,7 @@ Both work from a model's ``predict_proba`` and ``class_scores`` only, so every l
 
 * `ConformalPredictor`: lists of minerals that contain the true one with a chosen probability.
 * `UnknownDetector`: "not in the library", with a controlled rate of false alarms.
+* `ContextPrior`: where a sample comes from (Moon, Mars, meteorites) as a prior over minerals.
 * `metrics`: coverage, set size, AUROC, false-unknown rate.
 """
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
         labels_to_index,
         nonconformity,
     )
+    from lithoscope.uncertainty.context import ContextPrior
     from lithoscope.uncertainty.metrics import (
         auroc,
         coverage,
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 #: public name -> the module that defines it (imported on first use: `metrics` needs scipy.stats)
 _HOMES = {
     "ConformalPredictor": "conformal",
+    "ContextPrior": "context",
     "conformal_quantile": "conformal",
     "labels_to_index": "conformal",
     "nonconformity": "conformal",
@@ -45,6 +48,7 @@ _HOMES = {
 
 __all__ = [
     "ConformalPredictor",
+    "ContextPrior",
     "UnknownDetector",
     "auroc",
     "conformal_quantile",
