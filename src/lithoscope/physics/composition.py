@@ -85,7 +85,6 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import NotFittedError
-from sklearn.linear_model import Ridge
 from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -858,13 +857,23 @@ def _terms(Z: np.ndarray, degree: int) -> np.ndarray:
 def _fit_linear(
     X: np.ndarray, Y: np.ndarray, alpha: float, degree: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Standardisation and ridge coefficients (what ``Ridge(alpha)`` on the terms computes)."""
     mean = X.mean(axis=0)
     scale = X.std(axis=0)
     scale = np.where(scale > 1e-9 * np.maximum(np.abs(mean), 1.0), scale, 1.0)
-    ridge = Ridge(alpha=alpha).fit(_terms((X - mean) / scale, degree), Y)
-    coef = np.asarray(ridge.coef_, dtype=np.float64).reshape(Y.shape[1], -1)
-    intercept = np.atleast_1d(np.asarray(ridge.intercept_, dtype=np.float64))
-    return mean, scale, coef, intercept
+    T = _terms((X - mean) / scale, degree)
+    t_mean, y_mean = T.mean(axis=0), Y.mean(axis=0)
+    Tc = T - t_mean
+    # min ||Tc b - Yc||^2 + alpha ||b||^2: the normal equations, least squares when singular
+    gram = Tc.T @ Tc + alpha * np.eye(T.shape[1])
+    rhs = Tc.T @ (Y - y_mean)
+    try:
+        if alpha <= 0:
+            raise np.linalg.LinAlgError("no ridge term")
+        beta = np.linalg.solve(gram, rhs)
+    except np.linalg.LinAlgError:
+        beta = np.linalg.lstsq(Tc, Y - y_mean, rcond=None)[0]
+    return mean, scale, beta.T, y_mean - t_mean @ beta
 
 
 def _predict_linear(
@@ -894,7 +903,7 @@ def _vector(values: Any, size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------- estimator
-_CALIBRATIONS = ("best", "regression", "published")
+_CALIBRATIONS = ("regression", "published", "best")
 
 
 def _family_column(families: Any, n: int) -> list[str | None]:
@@ -1096,7 +1105,7 @@ class CompositionEstimator:
         X: npt.ArrayLike,
         families: Sequence[str | None],
         *,
-        calibration: str = "best",
+        calibration: str = "regression",
     ) -> list[dict[str, Any] | None]:
         """Composition of each spectrum of a family, with its sd and the method used.
 
@@ -1106,7 +1115,7 @@ class CompositionEstimator:
             Preprocessed spectra on ``axis_``.
         families : sequence of str or None
             Family of each spectrum (None: not a solid solution handled here).
-        calibration : {'best', 'regression', 'published'}, default='best'
+        calibration : {'regression', 'published', 'best'}, default='regression'
             The fitted regression, the published calibration (`PUBLISHED_CALIBRATIONS`), or
             per spectrum whichever of the two has the smaller sd (regression: cross-validated;
             published: its RMSE on the training spectra).
@@ -1286,19 +1295,20 @@ def _check_fitted(estimator: CompositionEstimator) -> None:
 def _composition_row(value: Mapping[str, float] | None, family: Family, row: int) -> list[float]:
     if not isinstance(value, Mapping):
         raise InputError(
-            f"compositions[{row}] must be a mapping with {', '.join(family.components)} "
-            f"(mol %) for a {family.name} spectrum, got {value!r}"
+            f"compositions[{row}] ({family.name}) must be a mapping with "
+            f"{', '.join(family.components)} in mol %, got {value!r}"
         )
     missing = [c for c in family.components if c not in value]
     if missing:
         raise InputError(
-            f"compositions[{row}] of a {family.name} spectrum lacks {', '.join(missing)}; give "
+            f"compositions[{row}] ({family.name}) lacks {', '.join(missing)}; give "
             f"{', '.join(family.components)} in mol %"
         )
     out = [float(value[c]) for c in family.components]
     if not all(0.0 <= v <= 100.0 for v in out):
         raise InputError(
-            f"compositions[{row}] must be in mol % between 0 and 100, got {dict(value)!r}"
+            f"compositions[{row}] ({family.name}) must be in mol % between 0 and 100, got "
+            f"{dict(value)!r}"
         )
     return out
 
@@ -1331,7 +1341,7 @@ def estimate_composition(
     families: Sequence[str | None],
     *,
     estimator: CompositionEstimator,
-    calibration: str = "best",
+    calibration: str = "regression",
 ) -> list[dict[str, Any] | None]:
     """Composition of a batch of preprocessed spectra, one answer (or None) per row.
 
@@ -1347,7 +1357,7 @@ def estimate_composition(
         ``'olivine'``, ``'pyroxene'``, ``'plagioclase'`` or None per row (None: no answer).
     estimator : CompositionEstimator
         Fitted (`fit_from_mindb`, or `CompositionEstimator.from_dict`).
-    calibration : {'best', 'regression', 'published'}, default='best'
+    calibration : {'regression', 'published', 'best'}, default='regression'
         The fitted regression, the published calibration where one was verified (olivine), or
         per spectrum the one of the two with the smaller sd.
 
@@ -1475,7 +1485,7 @@ def training_data(
                 skipped["chemistry not parsed"] = skipped.get("chemistry not parsed", 0) + 1
                 continue
             if comp is None:
-                reason = f"not a {name} solid-solution member"
+                reason = f"not a member of the {name} solid solution"
                 skipped[reason] = skipped.get(reason, 0) + 1
                 continue
             spectra.append(spectrum)
