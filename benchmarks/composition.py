@@ -132,7 +132,7 @@ def main() -> None:
             "n spectra (samples)",
             "regression MAE",
             "reg. mean sd",
-            "reg. |err|<=sd",
+            "reg. share err<=sd",
             "published calibration",
             "published MAE (n) / reg. MAE same spectra",
             "paper's stated error",

@@ -16,9 +16,11 @@ Two calibrations:
 * **Regression on RRUFF measured chemistry** (`CompositionEstimator`): a ridge regression of the
   composition on the band positions, fitted on RRUFF Raman spectra whose ``##MEASURED
   CHEMISTRY`` header (microprobe) gives the composition (`training_data` reads them from MinDB).
-  The uncertainty is the root-mean-square residual of cross-validation grouped by sample: each
-  sample is predicted by a model that did not see it, so the sd includes the scatter of band
-  positions between instruments, lasers and orientations, not only the fit.
+  A band that is not found is not imputed: the model of the bands the spectrum has is used
+  (`CompositionRegressor`). The uncertainty is that model's root-mean-square residual in a
+  cross-validation grouped by sample: each sample is predicted by a model that did not see it,
+  so the sd includes the scatter of band positions between instruments, lasers and
+  orientations, not only the fit.
 * **Published calibrations** (`PUBLISHED_CALIBRATIONS`), used only where the equation could be
   read in a public source (see below). Their sd is their root-mean-square error on the RRUFF
   training spectra, measured when the estimator is fitted (nothing of theirs is refitted).
