@@ -145,6 +145,26 @@ def test_chemistry_that_is_not_a_formula_raises():
         C.composition_from_chemistry("not analysed", "olivine")
 
 
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("Forsterite", "olivine"),
+        ("fayalite", "olivine"),
+        ("Monticellite", None),
+        ("Augite", "pyroxene"),
+        ("Clinoenstatite", "pyroxene"),
+        ("Jadeite", None),
+        ("pyroxene", None),  # the group holds jadeite, aegirine, spodumene ...
+        ("Labradorite", "plagioclase"),
+        ("plagioclase", "plagioclase"),
+        ("Orthoclase", None),
+        ("Quartz", None),
+    ],
+)
+def test_family_of_identified_minerals(name, family):
+    assert C.family_of(name) == family
+
+
 def test_published_olivine_equation_matches_its_printed_form():
     x = np.array([838.0, 846.5, 857.0])
     np.testing.assert_allclose(
@@ -203,7 +223,8 @@ def _held_out_fit(d, held_out):
 def test_real_forsterite_and_fayalite_of_unseen_samples(rruff_members):
     d = rruff_members
     est, test = _held_out_fit(d, ["R040052", "R050117", "R070157"])
-    answers = est.predict(d.X[test], [d.families[i] for i in test])
+    fams = [d.families[i] for i in test]
+    answers = est.predict(d.X[test], fams, calibration="regression")
     for i, answer in zip(test, answers, strict=True):
         assert set(answer) == {"Fo", "Fo_sd", "method"}
         assert answer["method"].startswith("regression on RRUFF measured chemistry (n=")
@@ -212,11 +233,15 @@ def test_real_forsterite_and_fayalite_of_unseen_samples(rruff_members):
             assert answer["Fo"] > 80
         else:  # fayalite R070157 (Fo 0)
             assert answer["Fo"] < 25
-    published = est.predict(d.X[test], [d.families[i] for i in test], calibration="published")
+    published = est.predict(d.X[test], fams, calibration="published")
     fo = [a["Fo"] for a in published if a is not None]
     truth = [d.comps[i]["Fo"] for i, a in zip(test, published, strict=True) if a is not None]
     assert published[0]["method"] == C.PUBLISHED_CALIBRATIONS["olivine"].label
     assert np.mean(np.abs(np.subtract(fo, truth))) < 10
+    # the default takes, per spectrum, the calibration with the smaller sd
+    for best, reg, pub in zip(est.predict(d.X[test], fams), answers, published, strict=True):
+        candidates = [a for a in (reg, pub) if a is not None]
+        assert best == min(candidates, key=lambda a: a["Fo_sd"])
 
 
 def test_published_equation_on_a_real_forsterite(rruff_members):

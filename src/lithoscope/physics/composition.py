@@ -91,6 +91,7 @@ from sklearn.model_selection import GroupKFold
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lithoscope.errors import FormulaError, InputError, ModelFileError
+from lithoscope.mindb.names import name_key
 
 if TYPE_CHECKING:
     from sklearn.pipeline import Pipeline
@@ -112,6 +113,7 @@ __all__ = [
     "composition_from_chemistry",
     "composition_from_formula",
     "estimate_composition",
+    "family_of",
     "fit_from_mindb",
     "training_data",
 ]
@@ -191,6 +193,9 @@ class Family:
         chemistry is not a member of the family's solid solution.
     degree : {1, 2}
         Polynomial degree of the regression in the band positions (`CompositionRegressor`).
+    species : tuple of str
+        Names (species, varietal names, the group) whose spectra are of this family in an
+        identification answer (`family_of`).
     """
 
     name: str
@@ -201,6 +206,7 @@ class Family:
         repr=False, compare=False
     )
     degree: int = 1
+    species: tuple[str, ...] = ()
 
     @property
     def windows(self) -> list[tuple[float, float]]:
@@ -222,6 +228,7 @@ FAMILIES: dict[str, Family] = {
         required=("DB1", "DB2"),
         composition=_olivine,
         degree=2,
+        species=("olivine", "Forsterite", "Fayalite"),
     ),
     "pyroxene": Family(
         name="pyroxene",
@@ -234,6 +241,17 @@ FAMILIES: dict[str, Family] = {
         ),
         required=("SiOSi", "SiOnb"),
         composition=_pyroxene,
+        # the Quad (Ca-Mg-Fe) pyroxenes of Morimoto (1988)
+        species=(
+            "Enstatite",
+            "Ferrosilite",
+            "Clinoenstatite",
+            "Clinoferrosilite",
+            "Pigeonite",
+            "Augite",
+            "Diopside",
+            "Hedenbergite",
+        ),
     ),
     "plagioclase": Family(
         name="plagioclase",
@@ -245,14 +263,52 @@ FAMILIES: dict[str, Family] = {
         ),
         required=("TOT1",),
         composition=_plagioclase,
+        # the species and the varietal names RRUFF labels use (linked to MinDB's group)
+        species=(
+            "plagioclase",
+            "Albite",
+            "Anorthite",
+            "Oligoclase",
+            "Andesine",
+            "Labradorite",
+            "Bytownite",
+        ),
     ),
 }
+
+
+def family_of(mineral: str | None) -> str | None:
+    """The family whose composition `estimate_composition` gives for a mineral name, or None.
+
+    Parameters
+    ----------
+    mineral : str or None
+        A species, varietal or group name as identification answers give it (case and
+        accents ignored): ``Forsterite`` -> ``olivine``, ``Labradorite`` or ``plagioclase`` ->
+        ``plagioclase``, ``Diopside`` -> ``pyroxene``. Members outside the binary or Quad
+        solid solutions (monticellite, jadeite, the group name ``pyroxene``) give None.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
+    >>> family_of("Forsterite"), family_of("LABRADORITE"), family_of("Jadeite"), family_of(None)
+    ('olivine', 'plagioclase', None, None)
+    """
+    if mineral is None:
+        return None
+    return _FAMILY_OF.get(name_key(str(mineral)))
 
 
 def _family(name: str, what: str = "family") -> Family:
     if name not in FAMILIES:
         raise InputError(f"{what} {name!r} is not one of {', '.join(FAMILIES)} (or None)")
     return FAMILIES[name]
+
+
+_FAMILY_OF = {name_key(n): f.name for f in FAMILIES.values() for n in f.species}
 
 
 # ---------------------------------------------------------------------------------- bands
@@ -1107,7 +1163,7 @@ class CompositionEstimator:
         X: npt.ArrayLike,
         families: Sequence[str | None],
         *,
-        calibration: str = "regression",
+        calibration: str = "best",
     ) -> list[dict[str, Any] | None]:
         """Composition of each spectrum of a family, with its sd and the method used.
 
@@ -1117,7 +1173,7 @@ class CompositionEstimator:
             Preprocessed spectra on ``axis_``.
         families : sequence of str or None
             Family of each spectrum (None: not a solid solution handled here).
-        calibration : {'regression', 'published', 'best'}, default='regression'
+        calibration : {'best', 'regression', 'published'}, default='best'
             The fitted regression, the published calibration (`PUBLISHED_CALIBRATIONS`), or
             per spectrum whichever of the two has the smaller sd (regression: cross-validated;
             published: its RMSE on the training spectra).
@@ -1343,7 +1399,7 @@ def estimate_composition(
     families: Sequence[str | None],
     *,
     estimator: CompositionEstimator,
-    calibration: str = "regression",
+    calibration: str = "best",
 ) -> list[dict[str, Any] | None]:
     """Composition of a batch of preprocessed spectra, one answer (or None) per row.
 
@@ -1359,7 +1415,7 @@ def estimate_composition(
         ``'olivine'``, ``'pyroxene'``, ``'plagioclase'`` or None per row (None: no answer).
     estimator : CompositionEstimator
         Fitted (`fit_from_mindb`, or `CompositionEstimator.from_dict`).
-    calibration : {'regression', 'published', 'best'}, default='regression'
+    calibration : {'best', 'regression', 'published'}, default='best'
         The fitted regression, the published calibration where one was verified (olivine), or
         per spectrum the one of the two with the smaller sd.
 
