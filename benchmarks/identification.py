@@ -147,7 +147,7 @@ def main() -> None:
                         kinds = args.literature_models
                     for kind in kinds.split(","):
                         try:
-                            model = make_model(kind, axis=ds.axis)
+                            model = make_model(kind, axis=ds.axis, method=method)
                         except (ImportError, AttributeError) as exc:
                             console.print(f"skipping {kind}: {exc}")
                             continue

@@ -84,7 +84,7 @@ def main() -> None:
         train, cal = rest[train], rest[cal]
 
         for kind in args.models.split(","):
-            model = make_model(kind, axis=ds.axis)
+            model = make_model(kind, axis=ds.axis, method="raman")
             model.fit(X[train], y[train], groups=g[train])
             p_cal, s_cal = model.predict_proba(X[cal]), model.class_scores(X[cal])
             yi_cal, k_cal = labels_to_index(model.classes_, y[cal])
@@ -171,7 +171,7 @@ def main() -> None:
                         best = sy[np.argmax(Eq @ Es.T, axis=1)]
                         accs.append(np.mean(best == qy))
                     else:
-                        episode = make_model(kind, axis=ds.axis).fit(sX, sy)
+                        episode = make_model(kind, axis=ds.axis, method="raman").fit(sX, sy)
                         accs.append(np.mean(episode.predict(qX) == qy))
                     grown = _copy_with(model, chosen, sX, sy)
                     inc.append(np.mean(grown.predict(qX) == qy))

@@ -9,6 +9,7 @@ import pytest
 
 from lithoscope.models.library import LibrarySearch
 from lithoscope.pipeline.bundle import IdentificationModel, single_method
+from lithoscope.physics.composition import CompositionEstimator
 from lithoscope.pipeline.identify import identify_batch
 from lithoscope.spectra.measurement import Context, Measurement
 from lithoscope.spectra.preprocessing import make_preset, pipeline_to_dict
@@ -28,6 +29,14 @@ def bundle(raman_small, split_small, tmp_path_factory):
     moon = minerals[: minerals.size // 2].tolist()
     context = calibrate_context(model, X[test], y[test], {"moon": moon})
     species_groups = {m: f"pair {i // 2}" for i, m in enumerate(minerals.tolist())}
+    # plagioclase composition from the two end members' spectra (An 0 and An 100)
+    plag = train[np.isin(y[train], ["Albite", "Anorthite"])]
+    composition = CompositionEstimator(axis=axis, min_samples=2).fit(
+        X[plag],
+        ["plagioclase"] * plag.size,
+        [{"An": 0.0 if y[i] == "Albite" else 100.0} for i in plag],
+        groups=groups[plag],
+    )
     made = single_method(
         "raman",
         model,
@@ -37,6 +46,7 @@ def bundle(raman_small, split_small, tmp_path_factory):
         calibration=summary,
         context=context,
         groups=species_groups,
+        composition=composition,
     )
     path = made.save(tmp_path_factory.mktemp("ctx") / "bundle")
     return IdentificationModel.load(path), moon
@@ -102,3 +112,22 @@ def test_group_answer_sums_its_species(bundle, raman_small, split_small):
             assert len(result.prediction_set) >= 2
             assert set(result.prediction_set) <= set(members)
         assert result.to_dict()["group"] == group
+
+
+def test_plagioclase_answers_carry_their_composition(bundle, raman_small, split_small):
+    model, _ = bundle
+    _, y, _, _ = raman_small
+    _, test = split_small
+    results = identify_batch(spectra(raman_small, test), model)
+    seen = 0
+    for i, result in zip(test, results, strict=True):
+        if result.top in ("Albite", "Anorthite"):
+            comp = result.to_dict()["composition"]
+            assert set(comp) == {"An", "An_sd", "method"} and 0 <= comp["An"] <= 100
+            assert comp["An_sd"] > 0 and "regression" in comp["method"]
+            # the end members land on their own side of the series
+            assert (comp["An"] > 50) == (y[i] == "Anorthite")
+            seen += 1
+        else:
+            assert result.composition is None and "composition" not in result.to_dict()
+    assert seen >= 2

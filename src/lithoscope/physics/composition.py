@@ -241,8 +241,12 @@ FAMILIES: dict[str, Family] = {
         ),
         required=("SiOSi", "SiOnb"),
         composition=_pyroxene,
-        # the Quad (Ca-Mg-Fe) pyroxenes of Morimoto (1988)
+        # the Quad (Ca-Mg-Fe) pyroxenes of Morimoto (1988), and MinDB's groups made of them
+        # (what an answer at group level names)
         species=(
+            "orthopyroxene",
+            "low-ca pyroxene",
+            "high-ca pyroxene",
             "Enstatite",
             "Ferrosilite",
             "Clinoenstatite",

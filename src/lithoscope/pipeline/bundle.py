@@ -14,6 +14,7 @@ On disk (after MLflow's ``MLmodel`` and Keras' ``.keras``) a bundle is a folder:
     raman/unknown.json
     raman/context.json              planetary-context prior (`ContextPrior`), if MinDB had any
     raman/groups.json               species -> group, for answers at group level
+    raman/composition.json          solid-solution composition from band positions (Raman)
 
 The manifest records the schema version, the lithoscope version that wrote it, the methods with
 the role of each file, and the sha256 of every file. `IdentificationModel.load` checks the schema
@@ -70,6 +71,8 @@ class MethodModel:
         Per-body occurrence prior and its conformal sets (``identify --body``).
     groups : dict of str to str, optional
         Species -> the group it answers to when species cannot be told apart.
+    composition : CompositionEstimator, optional
+        Olivine Fo, pyroxene En/Fs/Wo and plagioclase An from band positions.
     """
 
     method: str
@@ -80,6 +83,7 @@ class MethodModel:
     calibration: dict[str, Any] | None = None
     context: Any = None
     groups: dict[str, str] | None = None
+    composition: Any = None
 
     def __post_init__(self) -> None:
         self.method = _method(self.method)
@@ -228,6 +232,7 @@ class IdentificationModel:
                 "unknown": None,
                 "context": None,
                 "groups": None,
+                "composition": None,
                 "calibration": part.calibration,
                 "classes": len(part.classes),
             }
@@ -245,6 +250,9 @@ class IdentificationModel:
             if part.groups is not None:
                 entry["groups"] = f"{method}/groups.json"
                 write_json(folder / entry["groups"], dict(part.groups))
+            if part.composition is not None:
+                entry["composition"] = f"{method}/composition.json"
+                write_json(folder / entry["composition"], part.composition.to_dict())
             methods[method] = entry
         files = {
             p.relative_to(folder).as_posix(): sha256_file(p)
@@ -294,7 +302,7 @@ class IdentificationModel:
 
         parts = {}
         for method, entry in manifest["methods"].items():
-            conformal = unknown = context = groups = None
+            conformal = unknown = context = groups = composition = None
             try:
                 estimator = load_model(path / entry["estimator"])
                 preprocessing = read_json(path / entry["preprocessing"], what="preprocessing")
@@ -312,6 +320,12 @@ class IdentificationModel:
                     )
                 if entry.get("groups"):
                     groups = _groups(read_json(path / entry["groups"], what="species groups"))
+                if entry.get("composition"):
+                    from lithoscope.physics.composition import CompositionEstimator
+
+                    composition = CompositionEstimator.from_dict(
+                        read_json(path / entry["composition"], what="composition estimator")
+                    )
             except (KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path / MANIFEST}: the {method} entry is incomplete ({exc}); retrain or "
@@ -328,6 +342,7 @@ class IdentificationModel:
                 entry.get("calibration"),
                 context,
                 groups,
+                composition,
             )
         return cls(parts, dict(manifest.get("provenance") or {}), ref=ref, path=path)
 
@@ -415,9 +430,18 @@ def single_method(
     provenance: dict[str, Any] | None = None,
     context: Any = None,
     groups: dict[str, str] | None = None,
+    composition: Any = None,
 ) -> IdentificationModel:
     """The one-method bundle (what ``lithoscope train`` makes)."""
     part = MethodModel(
-        method, estimator, dict(preprocessing), conformal, unknown, calibration, context, groups
+        method,
+        estimator,
+        dict(preprocessing),
+        conformal,
+        unknown,
+        calibration,
+        context,
+        groups,
+        composition,
     )
     return IdentificationModel({part.method: part}, dict(provenance or {}))

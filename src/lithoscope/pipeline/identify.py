@@ -77,6 +77,9 @@ class Identification:
         Why no answer was given (no candidates then).
     explanation : dict or None
         `explain_identification` output, when asked.
+    composition : dict or None
+        Solid-solution composition when the answer is an olivine, pyroxene or plagioclase
+        (``{"Fo": 89.0, "Fo_sd": 4.0, "method": ...}``; see `lithoscope.physics.composition`).
     group : dict or None
         The group of the best candidate (``name``, ``probability``: the summed probability of
         its species, ``species``: its members ranked, ``level``: ``"group"`` when the spectrum
@@ -100,6 +103,7 @@ class Identification:
     refused: str | None = None
     explanation: dict[str, Any] | None = None
     group: dict[str, Any] | None = None
+    composition: dict[str, Any] | None = None
     sample_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     by_method: dict[str, Identification] = field(default_factory=dict)
@@ -129,6 +133,8 @@ class Identification:
         }
         if self.group is not None:
             out["group"] = self.group
+        if self.composition is not None:
+            out["composition"] = self.composition
         if self.refused is not None:
             out["refused"] = self.refused
         if self.explanation is not None:
@@ -404,6 +410,8 @@ def _identify_method(
                 )
             else:
                 r.warnings.append(f"the spectrum covers {c:.0%} of the model's range ({span})")
+    if part.composition is not None:
+        _add_composition(part, Xok, [results[i] for i in ok])
     if explain:
         from lithoscope.explain import explain_batch
 
@@ -515,6 +523,23 @@ def _group_answer(
         "species": [str(classes[j]) for j in ranked[:10] if proba[j] > 0.001 or j == best],
         "level": level,
     }
+
+
+def _add_composition(part: MethodModel, X: np.ndarray, results: list[Identification]) -> None:
+    """Composition of the rows answered as an olivine, pyroxene or plagioclase (one batch)."""
+    from lithoscope.physics.composition import estimate_composition, family_of
+
+    families = []
+    for r in results:
+        family = family_of(r.top)
+        if family is None and r.group is not None and r.group["level"] == "group":
+            family = family_of(r.group["name"])
+        families.append(family)
+    if not any(families):
+        return
+    answers = estimate_composition(X, part.grid, families, estimator=part.composition)
+    for r, answer in zip(results, answers, strict=True):
+        r.composition = answer
 
 
 def _unit(spectrum: Spectrum) -> str:

@@ -72,7 +72,7 @@ def train(
     method = parse_enum(Method, method, "--method").value
     registry = registry or Registry()
     name = Registry.check_name(name or f"{method}-{kind}")
-    model = make_model(kind, **(params or {}))
+    model = make_model(kind, method=method, **(params or {}))
     pipe = make_preset(method)
     spec = DatasetSpec.from_pipeline(pipe, min_spectra_per_mineral=min_spectra_per_mineral)
     dataset = build_dataset(db, spec, pipeline=pipe)
@@ -109,6 +109,14 @@ def train(
             except InputError as exc:
                 calibration["context"] = {"skipped": str(exc)}
     groups = db.species_groups(np.asarray(model.classes_).tolist())
+    composition = None
+    if method == "raman":
+        from lithoscope.physics.composition import fit_from_mindb
+
+        try:
+            composition = fit_from_mindb(db, pipeline=pipe)
+        except InputError as exc:  # too few spectra with measured chemistry
+            calibration["composition"] = {"skipped": str(exc)}
     metrics = {"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)}
     model.set_provenance(
         dataset_version=dataset.version,
@@ -125,6 +133,7 @@ def train(
         calibration=calibration,
         context=context,
         groups=groups,
+        composition=composition,
         provenance={
             "dataset_version": dataset.version,
             "data_checksums": _checksums_digest(dataset),
