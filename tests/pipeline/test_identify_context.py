@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lithoscope.models.library import LibrarySearch
-from lithoscope.pipeline.bundle import IdentificationModel, single_method
 from lithoscope.physics.composition import CompositionEstimator
+from lithoscope.pipeline.bundle import IdentificationModel, single_method
 from lithoscope.pipeline.identify import identify_batch
 from lithoscope.spectra.measurement import Context, Measurement
 from lithoscope.spectra.preprocessing import make_preset, pipeline_to_dict
