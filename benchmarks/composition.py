@@ -113,6 +113,73 @@ def _pm(runs: list[dict], key: str) -> str:
     return f"{values.mean():.1f} +- {values.std(ddof=1):.1f}"
 
 
+def print_report(data, *, folds: int, seed: int, repeats: int, console) -> float:
+    """Print the MAE table (rich and markdown) for ``data`` (`training_data`); fit seconds."""
+    from lithoscope.physics.composition import FAMILIES, PUBLISHED_CALIBRATIONS
+
+    t1 = time.perf_counter()
+    seeds = list(range(seed, seed + repeats))
+    runs = [fold_predictions(data, folds, seed) for seed in seeds]
+    t_fit = time.perf_counter() - t1
+
+    table = Table(
+        title=(
+            f"Composition from Raman band positions: held-out RRUFF samples "
+            f"({folds}-fold split by sample, mean +- sd over split seeds "
+            f"{seeds[0]}..{seeds[-1]}); MAE in mol %"
+        )
+    )
+    columns = (
+        "family",
+        "comp.",
+        "n spectra (samples)",
+        "regression MAE",
+        "reg. mean sd",
+        "reg. share err<=sd",
+        "published calibration",
+        "published MAE (n) / reg. MAE same spectra",
+        "paper's stated error",
+        "best MAE",
+        "training-mean MAE",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("family", "comp.") else "right")
+    markdown = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for name, family in FAMILIES.items():
+        rows = [i for i, f in enumerate(data.families) if f == name]
+        published = PUBLISHED_CALIBRATIONS.get(name)
+        for comp in family.components:
+            m = [metrics(answers, baseline, data, rows, comp) for answers, baseline in runs]
+            used = m[0]["used"]
+            n_used = f"{len(used)} ({len({data.groups[i] for i in used})})"
+            if len(used) < len(rows):
+                n_used += f" of {len(rows)} ({len({data.groups[i] for i in rows})})"
+            if published is not None and published.component == comp:
+                pub_name = published.label
+                pub = f"{_pm(m, 'published')} ({m[0]['n_published']}) / {_pm(m, 'regression_same')}"
+                stated = published.stated_error or "not found (abstract states none)"
+            else:
+                pub_name, pub, stated = "not available", "-", "-"
+            cells = (
+                name,
+                comp,
+                n_used,
+                _pm(m, "regression"),
+                f"{np.mean([x['sd'] for x in m]):.1f}",
+                f"{np.mean([x['coverage'] for x in m]):.0%}",
+                pub_name,
+                pub,
+                stated,
+                _pm(m, "best"),
+                _pm(m, "baseline"),
+            )
+            table.add_row(*cells)
+            markdown.append("| " + " | ".join(cells) + " |")
+    console.print(table)
+    print("\n".join(markdown))
+    return t_fit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mirror", default=str(REPO.parent / "shared" / "data"))
@@ -136,8 +203,6 @@ def main() -> None:
         from lithoscope.data.ingest import ingest
         from lithoscope.mindb import connect
         from lithoscope.physics.composition import (
-            FAMILIES,
-            PUBLISHED_CALIBRATIONS,
             UNVERIFIED_CALIBRATIONS,
             training_data,
         )
@@ -150,69 +215,9 @@ def main() -> None:
             ingest(db, "rruff-raman", mirror=args.mirror, progress=False)
             t_db = time.perf_counter() - t0
             data = training_data(db)
-        t1 = time.perf_counter()
-        seeds = list(range(args.seed, args.seed + args.repeats))
-        runs = [fold_predictions(data, args.folds, seed) for seed in seeds]
-        t_fit = time.perf_counter() - t1
-
-        table = Table(
-            title=(
-                f"Composition from Raman band positions: held-out RRUFF samples "
-                f"({args.folds}-fold split by sample, mean +- sd over split seeds "
-                f"{seeds[0]}..{seeds[-1]}); MAE in mol %"
-            )
+        t_fit = print_report(
+            data, folds=args.folds, seed=args.seed, repeats=args.repeats, console=console
         )
-        columns = (
-            "family",
-            "comp.",
-            "n spectra (samples)",
-            "regression MAE",
-            "reg. mean sd",
-            "reg. share err<=sd",
-            "published calibration",
-            "published MAE (n) / reg. MAE same spectra",
-            "paper's stated error",
-            "best MAE",
-            "training-mean MAE",
-        )
-        for col in columns:
-            table.add_column(col, justify="left" if col in ("family", "comp.") else "right")
-        markdown = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        for name, family in FAMILIES.items():
-            rows = [i for i, f in enumerate(data.families) if f == name]
-            published = PUBLISHED_CALIBRATIONS.get(name)
-            for comp in family.components:
-                m = [metrics(answers, baseline, data, rows, comp) for answers, baseline in runs]
-                used = m[0]["used"]
-                n_used = f"{len(used)} ({len({data.groups[i] for i in used})})"
-                if len(used) < len(rows):
-                    n_used += f" of {len(rows)} ({len({data.groups[i] for i in rows})})"
-                if published is not None and published.component == comp:
-                    pub_name = published.label
-                    pub = (
-                        f"{_pm(m, 'published')} ({m[0]['n_published']}) / "
-                        f"{_pm(m, 'regression_same')}"
-                    )
-                    stated = published.stated_error or "not found (abstract states none)"
-                else:
-                    pub_name, pub, stated = "not available", "-", "-"
-                cells = (
-                    name,
-                    comp,
-                    n_used,
-                    _pm(m, "regression"),
-                    f"{np.mean([x['sd'] for x in m]):.1f}",
-                    f"{np.mean([x['coverage'] for x in m]):.0%}",
-                    pub_name,
-                    pub,
-                    stated,
-                    _pm(m, "best"),
-                    _pm(m, "baseline"),
-                )
-                table.add_row(*cells)
-                markdown.append("| " + " | ".join(cells) + " |")
-        console.print(table)
-        print("\n".join(markdown))
         print(
             f"\nMinDB build + ingest {t_db:.0f} s; {len(data.families)} spectra of "
             f"{len(set(data.groups))} samples with measured chemistry; "

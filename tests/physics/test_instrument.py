@@ -200,3 +200,23 @@ def test_bad_input_shapes_are_refused():
 
 def test_doctests():
     assert doctest.testmod(A, optionflags=doctest.ELLIPSIS).failed == 0
+
+
+def test_reference_views_keep_the_spectra_and_add_instrument_variants():
+    from lithoscope.physics.instrument import reference_views
+
+    x = np.arange(100.0, 400.0)
+    X = np.zeros((2, x.size))
+    X[0, 100] = X[1, 200] = 1.0
+    X = A.broaden(X, x, sigma=3.0)
+    views = reference_views(X, x, n_views=6, random_state=1)
+    assert views.shape == (8, x.size)
+    np.testing.assert_array_equal(views[:2], X)
+    # variants alternate over the given spectra and stay near their band
+    assert np.all(np.abs(np.argmax(views[2::2], axis=1) - 100) <= 6)
+    assert np.all(np.abs(np.argmax(views[3::2], axis=1) - 200) <= 6)
+    assert not np.allclose(views[2], X[0])
+    np.testing.assert_array_equal(views, reference_views(X, x, n_views=6, random_state=1))
+    np.testing.assert_array_equal(reference_views(X, x, n_views=0), X)
+    with pytest.raises(InputError, match="n_views"):
+        reference_views(X, x, n_views=-1)

@@ -13,6 +13,7 @@ import numpy as np
 from lithoscope.errors import FormulaError, InputError, LithoscopeError
 from lithoscope.mindb.chemistry import parse_formula
 from lithoscope.mindb.queries import MinDB, MineralNotFound, NewMineral
+from lithoscope.physics.instrument import reference_views
 from lithoscope.pipeline.bundle import IdentificationModel
 from lithoscope.pipeline.identify import MIN_COVERAGE
 from lithoscope.pipeline.registry import ModelRef, Registry
@@ -147,7 +148,8 @@ def learn(
                 f"{where}: does not cover the model's range ({part.grid[0]:g}-"
                 f"{part.grid[-1]:g}); give spectra measured over that range"
             )
-        part.estimator.add_class(canonical, X)
+        # the few spectra and their instrument-model variants (other lasers, resolutions)
+        part.estimator.add_class(canonical, reference_views(X, part.grid))
         if canonical not in set(np.asarray(part.classes).tolist()):
             raise LithoscopeError(
                 f"{parent}: the model did not keep the name {canonical!r} when learning it; "
