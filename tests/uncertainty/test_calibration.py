@@ -25,7 +25,7 @@ def fitted(raman_small, split_small):
 
 
 def test_unknown_score_follows_the_kind_of_class_scores(raman_small):
-    assert unknown_score_for(LibrarySearch()) == "max_similarity"
+    assert unknown_score_for(LibrarySearch()) == "similarity_margin"
     assert unknown_score_for(ClassicalClassifier()) == "max_proba"
 
 
@@ -37,7 +37,7 @@ def test_calibrate_leaves_unseen_minerals_out_and_fits_both(fitted):
         "n_calibration": int(known.sum()),
         "n_unseen_minerals_left_out": int((~known).sum()),
         "conformal_method": "lac",
-        "unknown_score": "max_similarity",
+        "unknown_score": "similarity_margin",
         "false_unknown_rate": 0.1,
     }
     # on its own calibration spectra the split-conformal sets cover at least the target

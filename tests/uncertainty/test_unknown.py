@@ -17,7 +17,7 @@ from lithoscope.uncertainty import (
     labels_to_index,
 )
 
-SCORES = ["max_similarity", "max_proba", "energy", "conformal"]
+SCORES = ["max_similarity", "similarity_margin", "max_proba", "energy", "conformal"]
 N_CLASSES = 8
 TEMPERATURE = 0.05
 
@@ -58,6 +58,10 @@ def test_scores_against_numpy_references():
         return det.fit(proba, scores, y_index=y).unknown_score(new_proba, new_scores)
 
     np.testing.assert_allclose(score("max_similarity"), 1 - new_scores.max(axis=1), atol=1e-15)
+    ordered = np.sort(new_scores, axis=1)
+    np.testing.assert_allclose(
+        score("similarity_margin"), 1 - 2 * ordered[:, -1] + ordered[:, -2], atol=1e-12
+    )
     np.testing.assert_allclose(score("max_proba"), 1 - new_proba.max(axis=1), atol=1e-15)
     naive_energy = -TEMPERATURE * np.log(np.sum(np.exp(new_scores / TEMPERATURE), axis=1))
     np.testing.assert_allclose(score("energy"), naive_energy, rtol=1e-12)

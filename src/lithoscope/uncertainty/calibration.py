@@ -30,7 +30,7 @@ __all__ = ["calibrate", "calibrate_context", "unknown_score_for"]
 def unknown_score_for(model: SpectralClassifier) -> str:
     """The out-of-library score that suits a model's class scores.
 
-    ``'max_similarity'`` for models whose class scores are similarities (library search, a
+    ``'similarity_margin'`` for models whose class scores are similarities (library search, a
     CNN that matches embeddings: they declare ``similarity_scores`` or embed and match);
     ``'max_proba'`` for the others (logits, votes).
 
@@ -40,11 +40,11 @@ def unknown_score_for(model: SpectralClassifier) -> str:
 
     Returns
     -------
-    {'max_similarity', 'max_proba'}
+    {'similarity_margin', 'max_proba'}
     """
     matching = hasattr(model, "embed") and getattr(model, "head", None) in (None, "match")
     if getattr(model, "similarity_scores", False) or matching:
-        return "max_similarity"
+        return "similarity_margin"
     return "max_proba"
 
 
