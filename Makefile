@@ -55,6 +55,7 @@ demo: install
 	$(BIN)/lithoscope train --method ir --model $(DEMO_MODEL) --name ir-default --default
 	$(BIN)/python -m lithoscope.data.sample rruff-raman Forsterite $(DEMO_DIR) $(MIRROR_OPT)
 	$(BIN)/lithoscope identify $(DEMO_DIR)/*.txt --top 3 --plot $(DEMO_DIR)/identify.png
+	$(BIN)/lithoscope identify $(DEMO_DIR)/*.txt --top 3 --body moon --no-explain
 	@echo "plot: $(DEMO_DIR)/identify.png"
 
 benchmarks: install
