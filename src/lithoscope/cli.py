@@ -618,6 +618,14 @@ def _render_answer(data: dict[str, Any]) -> None:
         console.print(
             f"{data['confidence_level']:.0%} prediction set: " + ", ".join(data["prediction_set"])
         )
+    comp = data.get("composition")
+    if comp:
+        parts = [
+            f"{k} {v:.0f} +- {comp[k + '_sd']:.0f}"
+            for k, v in comp.items()
+            if k != "method" and not k.endswith("_sd") and k + "_sd" in comp
+        ]
+        console.print(f"composition: {', '.join(parts)} ({comp['method']})")
     if data.get("unknown"):
         score = data["unknown_score"]
         because = f"score {score:.3f}" if score is not None else "too little of the range covered"

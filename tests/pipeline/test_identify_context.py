@@ -131,3 +131,18 @@ def test_plagioclase_answers_carry_their_composition(bundle, raman_small, split_
         else:
             assert result.composition is None and "composition" not in result.to_dict()
     assert seen >= 2
+
+
+def test_the_table_shows_group_level_and_composition(bundle, raman_small, split_small, capsys):
+    from lithoscope.cli import _render_answer
+
+    model, _ = bundle
+    _, test = split_small
+    results = identify_batch(spectra(raman_small, test), model)
+    plag = next(r for r in results if r.composition is not None)
+    data = plag.to_dict()
+    data["group"] = {**data["group"], "level": "group"}
+    _render_answer(data)
+    out = capsys.readouterr().out
+    assert "composition: An " in out and "+-" in out
+    assert data["group"]["name"] in out and "does not separate" in out
