@@ -1,19 +1,21 @@
 """Physical models as pure functions of arrays: the instrument (`instrument`), solid-solution
-composition from Raman band positions (`composition`), later LIBS plasma emission and mixing
-models.
+composition from Raman band positions (`composition`), LIBS plasma emission and element
+detection (`libs`), later mixing models.
 
 | module | what |
 |---|---|
 | `instrument` | calibration error, noise, background, cosmic rays; `SpectralAugmenter` |
 | `composition` | band positions -> olivine Fo, pyroxene En-Fs-Wo, plagioclase An, with sd |
+| `libs` | LTE plasma (Saha-Boltzmann) -> LIBS spectrum; Boltzmann plot; element detection |
 
 Nothing here imports models, pipelines or Keras; the functions are importable on their own::
 
     from lithoscope.physics.instrument import warp_axis, SpectralAugmenter
     from lithoscope.physics.composition import band_positions, estimate_composition
+    from lithoscope.physics.libs import simulate, boltzmann_plot, detect_elements
 
 The submodules are not imported by ``import lithoscope.physics``, so each costs only its own
 imports.
 """
 
-__all__ = ["composition", "instrument"]
+__all__ = ["composition", "instrument", "libs"]
