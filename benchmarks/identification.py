@@ -32,7 +32,7 @@ from rich.table import Table
 from sklearn.metrics import f1_score
 
 REPO = Path(__file__).resolve().parents[1]
-ALL_MODELS = ("library", "logreg", "svm", "rf", "cnn", "kan")
+ALL_MODELS = ("library", "logreg", "svm", "rf", "cnn", "kan", "ensemble")
 
 
 def topk_metrics(model, X, y, groups_of):

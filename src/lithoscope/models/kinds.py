@@ -44,6 +44,7 @@ MODEL_KINDS: dict[str, Callable[..., SpectralClassifier]] = {
     "svm": _lazy("lithoscope.models.classical.ClassicalClassifier", kind="pca-svm"),
     "logreg": _lazy("lithoscope.models.classical.ClassicalClassifier", kind="pca-logreg"),
     "rf": _lazy("lithoscope.models.classical.ClassicalClassifier", kind="rf"),
+    "ensemble": _lazy("lithoscope.models.ensemble.EnsembleClassifier"),
 }
 
 #: (kind, method) -> parameters chosen on validation splits of RRUFF (grouped by sample, carved
@@ -55,6 +56,9 @@ MODEL_KINDS: dict[str, Callable[..., SpectralClassifier]] = {
 METHOD_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("library", "raman"): {"derivative_weight": 0.5},
     ("library", "ir"): {"power": 1.0, "derivative_weight": 1.0},
+    # the ensemble hands its method to its members (library + hybrid CNN)
+    ("ensemble", "raman"): {"method": "raman"},
+    ("ensemble", "ir"): {"method": "ir"},
 }
 
 #: class paths written into ``model.json`` by lithoscope before the Keras models moved under
