@@ -38,6 +38,11 @@ data_app = typer.Typer(
 app.add_typer(data_app, name="data")
 spectra_app = typer.Typer(help="Spectrum files: inspect and convert.", no_args_is_help=True)
 app.add_typer(spectra_app, name="spectra")
+libs_app = typer.Typer(
+    help="LIBS: simulate an LTE plasma's emission, detect elements in a spectrum.",
+    no_args_is_help=True,
+)
+app.add_typer(libs_app, name="libs")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -793,6 +798,121 @@ def chem(
     console.print(f"charge residual: {parsed.charge_residual:+.3f}")
     for note in parsed.notes:
         console.print(f"note: {note}")
+
+
+# ---------------------------------------------------------------------------------- libs
+@libs_app.command("simulate")
+def libs_simulate(
+    formula: Annotated[str, typer.Argument(help="Formula, e.g. 'CuFeS2' or '(Mg,Fe)2SiO4'.")],
+    temperature: Annotated[float, typer.Option(help="Plasma temperature, K.")] = 10000.0,
+    ne: Annotated[float, typer.Option("--ne", help="Electron density, cm^-3.")] = 1e17,
+    preset: Annotated[str, typer.Option(help="Instrument: handheld or supercam.")] = "handheld",
+    self_absorption: Annotated[
+        bool, typer.Option("--self-absorption", help="Correct optically thick lines.")
+    ] = False,
+    top: Annotated[int, typer.Option(help="Lines to list, strongest first (0: all).")] = 30,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the spectrum to this .csv or .jdx file.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace --out.")] = False,
+    mirror: Mirror = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Simulate the LIBS spectrum of a formula (LTE plasma, Saha-Boltzmann, NIST lines)."""
+    from lithoscope.errors import InputError
+    from lithoscope.physics.libs import load_atomic_data, simulate
+
+    if top < 0:
+        raise InputError(f"--top {top}: expected a number of lines >= 0 (0: all)")
+    if out is not None and out.exists() and not overwrite:
+        raise InputError(
+            f"--out {out}: already exists; pass --overwrite to replace it or choose another path"
+        )
+    result = simulate(
+        formula,
+        temperature=temperature,
+        ne=ne,
+        preset=preset,
+        self_absorption=self_absorption,
+        atomic=load_atomic_data(mirror=mirror),
+    )
+    data = result.to_dict(max_lines=top or None)
+    if out is not None:
+        from lithoscope.spectra.io.writers import write_spectrum
+
+        try:
+            data["out"] = str(write_spectrum(result.spectrum, out, overwrite=overwrite))
+        except ValueError as exc:  # an unknown suffix; InputError is a ValueError too
+            raise InputError(f"--out {out}: {exc}") from None
+    if as_json:
+        _print_json(data)
+        return
+    plasma = result.plasma
+    console.print(
+        f"[bold]{formula}[/bold]  T = {plasma.temperature:g} K, ne = {plasma.ne:.3g} cm^-3, "
+        f"preset {data['preset']}"
+    )
+    table = Table()
+    for col in ("element", "ion", "wavelength nm", "intensity"):
+        table.add_column(col, justify="left" if col == "element" else "right")
+    for line in data["lines"]:
+        stage = "I" * line["ion"]
+        table.add_row(
+            line["element"], stage, f"{line['wavelength_nm']:.3f}", f"{line['intensity']:.4g}"
+        )
+    console.print(table)
+    if data["elements_without_lines"]:
+        console.print("no line data for: " + ", ".join(data["elements_without_lines"]))
+    if out is not None:
+        console.print(f"spectrum written to {data['out']}")
+
+
+@libs_app.command("elements")
+def libs_elements(
+    file: Annotated[Path, typer.Argument(help="LIBS spectrum (CSV, TXT or JCAMP; nm axis).")],
+    temperature: Annotated[
+        float | None, typer.Option(help="Plasma temperature, K (default: fitted).")
+    ] = None,
+    min_confidence: Annotated[
+        float, typer.Option(help="Confidence from which an element counts as detected.")
+    ] = 0.5,
+    mirror: Mirror = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Detect the elements of a LIBS spectrum by line matching, with confidences and ratios."""
+    import warnings
+
+    from lithoscope.physics.libs import detect_elements, load_atomic_data
+    from lithoscope.spectra.io import SpectrumWarning, read_spectrum
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SpectrumWarning)
+        spectrum = read_spectrum(file, method="libs")
+    for w in caught:
+        err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
+    result = detect_elements(
+        spectrum,
+        temperature=temperature,
+        min_confidence=min_confidence,
+        atomic=load_atomic_data(mirror=mirror),
+    )
+    data = {"file": str(file), **result.to_dict()}
+    if as_json:
+        _print_json(data)
+        return
+    console.print(
+        f"[bold]{file}[/bold]  {data['n_peaks']} peaks, T = {data['temperature_k']:g} K, "
+        f"line width {data['fwhm_nm']:.3g} nm"
+    )
+    table = Table()
+    for col in ("element", "confidence", "ratio", "matched lines"):
+        table.add_column(col, justify="right" if col in ("confidence", "ratio") else "left")
+    for el in data["elements"]:
+        ratio = "ambient" if el["ratio"] is None else f"{el['ratio']:.3f}"
+        table.add_row(
+            el["element"], f"{el['confidence']:.2f}", ratio, ", ".join(el["matched_lines"][:4])
+        )
+    console.print(table)
 
 
 _OS_ERROR_FIXES = {

@@ -301,8 +301,12 @@ def _read_lines(path: Path) -> dict[str, np.ndarray]:
         "g_i",
         "g_k",
         "Type",
+        "J_i",
+        "J_k",
     )
-    cols: dict[str, list] = {k: [] for k in ("el", "ion", "vac", "aki", "ei", "ek", "gi", "gk")}
+    cols: dict[str, list] = {
+        k: [] for k in ("el", "ion", "vac", "aki", "ei", "ek", "gi", "gk", "summary")
+    }
     acc: list[float] = []
     with _open_text(path) as handle:
         reader = csv.reader(handle)
@@ -318,7 +322,9 @@ def _read_lines(path: Path) -> dict[str, np.ndarray]:
         i = {c: header.index(c) for c in need}
         for row in reader:
             stage = row[i["sp_num"]].strip()
-            if stage not in ("1", "2") or row[i["Type"]].strip():
+            element = row[i["element"]].strip()
+            # deuterium and tritium are listed as elements of their own: hydrogen covers them
+            if stage not in ("1", "2") or row[i["Type"]].strip() or element in ("D", "T"):
                 continue
             aki = _number(row[i["Aki(s^-1)"]])
             ei, ek = _number(row[i["Ei(eV)"]]), _number(row[i["Ek(eV)"]])
@@ -329,14 +335,21 @@ def _read_lines(path: Path) -> dict[str, np.ndarray]:
             values = (aki, ei, ek, gi, gk, vac)
             if any(math.isnan(v) for v in values) or aki <= 0 or gi <= 0 or gk <= 0:
                 continue
-            cols["el"].append(row[i["element"]].strip())
+            cols["el"].append(element)
             cols["ion"].append(int(stage))
+            cols["summary"].append(not row[i["J_i"]].strip() and not row[i["J_k"]].strip())
             for key, v in zip(("aki", "ei", "ek", "gi", "gk", "vac"), values, strict=True):
                 cols[key].append(v)
             acc.append(_ACCURACY.get(row[i["Acc"]].strip().rstrip("'"), math.nan))
     if not cols["el"]:
         raise InputError(f"atomic line file {path}: no line of stage I or II with Aki, Ek and gk")
     vac = np.asarray(cols["vac"], dtype=np.float64)
+    keep = _not_duplicated(
+        np.asarray(cols["el"]), np.asarray(cols["ion"]), vac, np.asarray(cols["summary"])
+    )
+    cols = {k: [v for v, ok in zip(vals, keep, strict=True) if ok] for k, vals in cols.items()}
+    acc = [a for a, ok in zip(acc, keep, strict=True) if ok]
+    vac = vac[keep]
     order = np.argsort(vac, kind="stable")
     return {
         "element": np.asarray(cols["el"], dtype=str)[order],
@@ -350,6 +363,24 @@ def _read_lines(path: Path) -> dict[str, np.ndarray]:
         "gk": np.asarray(cols["gk"], dtype=np.float64)[order],
         "accuracy": np.asarray(acc, dtype=np.float64)[order],
     }
+
+
+def _not_duplicated(
+    element: np.ndarray, ion: np.ndarray, vac: np.ndarray, summary: np.ndarray
+) -> np.ndarray:
+    """False for multiplet totals listed beside their fine-structure components.
+
+    NIST lists the low Balmer lines of hydrogen both as multiplets (no J values, e.g. H-alpha
+    656.28 nm with g_k = 18) and as their J-resolved components; keeping both would count
+    those lines twice. A line without J values is dropped when a J-resolved line of the same
+    species lies within 0.02 nm.
+    """
+    keep = np.ones(vac.size, dtype=bool)
+    for i in np.flatnonzero(summary):
+        same = (element == element[i]) & (ion == ion[i]) & ~summary
+        if np.any(np.abs(vac[same] - vac[i]) < 0.02):
+            keep[i] = False
+    return keep
 
 
 def _read_ionisation(path: Path) -> dict[tuple[str, int], float]:

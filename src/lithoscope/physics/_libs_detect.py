@@ -26,6 +26,7 @@ __all__ = [
     "detect_elements",
     "estimate_fwhm",
     "find_lines",
+    "line_widths",
     "measure_lines",
 ]
 
@@ -75,6 +76,46 @@ def estimate_fwhm(spectrum: Spectrum) -> float:
     return float(np.median(widths))
 
 
+def line_widths(spectrum: Spectrum, fwhm: float | None = None) -> np.ndarray:
+    """Line width (FWHM, nm) at every point of a spectrum's axis, at least two pixels.
+
+    ``fwhm`` if given; else the ``fwhm_nm`` metadata of a simulated spectrum (one value per
+    spectrometer of its ``preset``, each over that spectrometer's range); else `estimate_fwhm`.
+
+    Raises
+    ------
+    InputError
+        ``fwhm`` not a positive number.
+    """
+    axis = spectrum.axis
+    pixel = 2.0 * _steps(axis)
+    if fwhm is not None:
+        try:
+            value = float(fwhm)
+        except (TypeError, ValueError):
+            raise InputError(f"fwhm {fwhm!r}: expected a line width in nm") from None
+        if not value > 0:
+            raise InputError(f"fwhm {fwhm!r}: expected a line width > 0 nm")
+        return np.maximum(np.full(axis.size, value), pixel)
+    meta = spectrum.metadata.get("fwhm_nm")
+    values = [float(v) for v in np.atleast_1d(meta)] if meta is not None else []
+    if len(values) == 1:
+        return np.maximum(np.full(axis.size, values[0]), pixel)
+    if len(values) > 1:
+        from lithoscope.physics.libs import PRESETS
+
+        preset = PRESETS.get(str(spectrum.metadata.get("preset")))
+        if preset is not None and len(preset.channels) == len(values):
+            # each spectrometer's width up to the middle of the gap to the next one
+            stops = [c.stop_nm for c in preset.channels[:-1]]
+            starts = [c.start_nm for c in preset.channels[1:]]
+            edges = [(a + b) / 2.0 for a, b in zip(stops, starts, strict=True)]
+            width = np.asarray(values)[np.searchsorted(edges, axis)]
+            return np.maximum(width, pixel)
+        return np.maximum(np.full(axis.size, max(values)), pixel)
+    return np.maximum(np.full(axis.size, estimate_fwhm(spectrum)), pixel)
+
+
 def _baseline(y: np.ndarray, axis: np.ndarray, fwhm: float) -> np.ndarray:
     """A smooth lower envelope: the 10th percentile over 30 line widths, then a moving mean.
 
@@ -103,7 +144,7 @@ class _Peaks:
 def find_lines(
     spectrum: Spectrum,
     *,
-    fwhm: float,
+    fwhm: float | np.ndarray,
     min_prominence: float = 0.005,
     snr: float = 5.0,
 ) -> _Peaks:
@@ -112,15 +153,18 @@ def find_lines(
     Parameters
     ----------
     spectrum : Spectrum
-    fwhm : float
-        Line width, nm (sets the baseline window and the minimum peak distance).
+    fwhm : float or numpy.ndarray
+        Line width, nm, or one per axis point (sets the baseline window and the minimum peak
+        distance).
     min_prominence : float, default=0.005
         Smallest peak height, as a fraction of the highest baseline-corrected point.
     snr : float, default=5.0
         Smallest prominence in units of the noise's standard deviation.
     """
     x = spectrum.axis
-    y = spectrum.intensities - _baseline(spectrum.intensities, x, fwhm)
+    widths = np.broadcast_to(np.asarray(fwhm, dtype=np.float64), x.shape)
+    typical, narrow = float(np.median(widths)), float(widths.min())
+    y = spectrum.intensities - _baseline(spectrum.intensities, x, typical)
     top = float(y.max())
     if top <= 0:
         return _Peaks(np.empty(0), np.empty(0), y, 0.0)
@@ -132,8 +176,8 @@ def find_lines(
         y,
         height=level,
         prominence=0.5 * level,
-        wlen=max(3, int(10 * fwhm / step)),
-        distance=max(1, int(0.5 * fwhm / step)),
+        wlen=max(3, int(10 * typical / step)),
+        distance=max(1, int(0.5 * narrow / step)),
     )
     inner = peaks[(peaks > 0) & (peaks < y.size - 1)]
     a, b, c = y[inner - 1], y[inner], y[inner + 1]
@@ -189,11 +233,11 @@ def _features(
     *,
     temperature: float,
     ne: float,
-    merge: float,
+    merge: np.ndarray,
     n_lines: int,
 ) -> _Features | None:
-    """The element's strongest expected spectral features: lines closer than ``merge`` nm
-    are one feature (summed strength, strength-weighted position)."""
+    """The element's strongest expected spectral features: lines closer than ``merge`` (nm,
+    one value per axis point) are one feature (summed strength, strength-weighted position)."""
     idx = atomic.lines_of(element)
     if idx.size == 0:
         return None
@@ -209,7 +253,8 @@ def _features(
     wl = atomic.wavelength_nm[idx]
     order = np.argsort(wl)
     idx, strength, wl = idx[order], strength[order], wl[order]
-    group = np.concatenate([[0], np.cumsum(np.diff(wl) > merge)])
+    close = np.interp(wl[:-1], axis, merge)
+    group = np.concatenate([[0], np.cumsum(np.diff(wl) > close)])
     total = np.bincount(group, weights=strength)
     position = np.bincount(group, weights=strength * wl) / total
     # the strongest line of each feature names it
@@ -278,9 +323,9 @@ class ElementDetection:
     ne : float
         Electron density used, cm⁻³.
     fwhm : float
-        Line width, nm.
+        Line width, nm (the median over the axis).
     tolerance : float
-        Largest distance between a peak and an expected line, nm.
+        Largest distance between a peak and an expected line, nm (the median over the axis).
     n_peaks : int
         Peaks found in the spectrum.
     """
@@ -345,12 +390,14 @@ class _Evidence:
     predicted: np.ndarray  # expected height of each feature (NaN: no matched feature nearby)
 
 
-def _chance_map(axis: np.ndarray, positions: np.ndarray, tolerance: float) -> np.ndarray:
-    """Cumulative count of axis points lying within ``tolerance`` of a peak (for local rates)."""
+def _chance_map(axis: np.ndarray, positions: np.ndarray, tolerance: np.ndarray) -> np.ndarray:
+    """Cumulative count of axis points lying within tolerance of a peak (for local rates);
+    ``tolerance`` has one value per axis point."""
     covered = np.zeros(axis.size, dtype=bool)
     if positions.size:
-        lo = np.searchsorted(axis, positions - tolerance)
-        hi = np.searchsorted(axis, positions + tolerance, side="right")
+        tol = np.interp(positions, axis, tolerance)
+        lo = np.searchsorted(axis, positions - tol)
+        hi = np.searchsorted(axis, positions + tol, side="right")
         mark = np.zeros(axis.size + 1)
         np.add.at(mark, lo, 1)
         np.add.at(mark, hi, -1)
@@ -366,7 +413,7 @@ def _evidence(
     chance_map: np.ndarray,
     claimed: np.ndarray,
     *,
-    tolerance: float,
+    tolerance: np.ndarray,
     threshold: float,
     prior: float,
 ) -> _Evidence:
@@ -382,7 +429,7 @@ def _evidence(
         j = np.searchsorted(pos, f)
         left, right = np.clip(j - 1, 0, pos.size - 1), np.clip(j, 0, pos.size - 1)
         nearest = np.where(np.abs(pos[left] - f) <= np.abs(pos[right] - f), left, right)
-        hit = np.abs(pos[nearest] - f) <= tolerance
+        hit = np.abs(pos[nearest] - f) <= np.interp(f, axis, tolerance)
         peak = np.where(hit, nearest, -1)
     hit = peak >= 0
     observed = np.where(hit, height[np.maximum(peak, 0)], 0.0) if pos.size else np.zeros(f.size)
@@ -431,8 +478,8 @@ def _assess(
     *,
     temperature: float,
     ne: float,
-    fwhm: float,
-    tolerance: float,
+    fwhm: np.ndarray,
+    tolerance: np.ndarray,
     threshold: float,
     n_lines: int,
     prior: float,
@@ -560,11 +607,12 @@ def detect_elements(
     ne : float, default=1e17
         Electron density for the Saha balance, cm⁻³.
     fwhm : float, optional
-        Line width, nm; default: the spectrum's ``fwhm_nm`` metadata (the largest), else the
-        median width of its 20 most prominent peaks.
+        Line width, nm; default: the spectrum's ``fwhm_nm`` metadata (per spectrometer for a
+        simulated multi-spectrometer preset), else the median width of its 20 most prominent
+        peaks; at least two pixels.
     tolerance : float, optional
-        Largest distance between a peak and an expected line, nm; default: half the line width
-        (at least 1.5 pixels).
+        Largest distance between a peak and an expected line, nm; default: half the local line
+        width (at least 1.5 pixels).
     n_lines : int, default=15
         Expected features per element that are checked.
     min_confidence : float, default=0.5
@@ -611,21 +659,22 @@ def detect_elements(
                 f"{', '.join(atomic.elements)}"
             )
     axis = spectrum.axis
-    step = float(np.median(np.diff(axis)))
-    if fwhm is None:
-        meta = spectrum.metadata.get("fwhm_nm")
-        fwhm = float(np.max(meta)) if meta else estimate_fwhm(spectrum)
-    if not fwhm > 0:
-        raise InputError(f"fwhm {fwhm!r}: expected a line width > 0 nm")
-    fwhm = max(float(fwhm), 2.0 * step)
-    tol = max(0.5 * fwhm, 1.5 * step) if tolerance is None else float(tolerance)
-    if not tol > 0:
-        raise InputError(f"tolerance {tolerance!r}: expected a distance > 0 nm")
-    peaks = find_lines(spectrum, fwhm=fwhm, min_prominence=min_prominence)
+    widths = line_widths(spectrum, fwhm)
+    if tolerance is None:
+        tol = np.maximum(0.5 * widths, 1.5 * _steps(axis))
+    else:
+        try:
+            value = float(tolerance)
+        except (TypeError, ValueError):
+            value = math.nan
+        if not value > 0:
+            raise InputError(f"tolerance {tolerance!r}: expected a distance > 0 nm")
+        tol = np.full(axis.size, value)
+    peaks = find_lines(spectrum, fwhm=widths, min_prominence=min_prominence)
     threshold = max(min_prominence, 5.0 * peaks.noise)
     kwargs = {
         "ne": ne,
-        "fwhm": fwhm,
+        "fwhm": widths,
         "tolerance": tol,
         "threshold": threshold,
         "n_lines": int(n_lines),
@@ -673,8 +722,8 @@ def detect_elements(
         candidates=results,
         temperature=float(t),
         ne=float(ne),
-        fwhm=float(fwhm),
-        tolerance=float(tol),
+        fwhm=float(np.median(widths)),
+        tolerance=float(np.median(tol)),
         n_peaks=int(peaks.position.size),
     )
 
@@ -687,15 +736,17 @@ def measure_lines(
     ion: int,
     *,
     temperature: float,
-    fwhm: float,
+    fwhm: float | None,
     n_lines: int,
     max_uncertainty: float,
     interferences: Sequence[str] = (),
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Wavelength, E_k and ``ln(I lambda / (g_k A_ki))`` of the isolated lines of a species."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Wavelength, E_k, ``ln(I lambda / (g_k A_ki))`` and its uncertainty for the isolated
+    lines of a species."""
     _check_libs(spectrum, "Boltzmann plot")
     axis, y = spectrum.axis, spectrum.intensities
-    fwhm = max(float(fwhm), 2.5 * float(np.median(np.diff(axis))))
+    widths = np.maximum(line_widths(spectrum, fwhm), 2.5 * _steps(axis))
+    noise = _noise(y)
     every = atomic.lines_of(element)
     if atomic.lines_of(element, ion).size == 0:
         raise InputError(
@@ -731,13 +782,15 @@ def measure_lines(
     all_wl, all_s = all_wl[order], all_s[order]
     strength = rel
     ranked = [i for i in np.argsort(-strength) if good[i]]
-    out_wl, out_e, out_y = [], [], []
-    base = _baseline(y, axis, fwhm)
-    sigma = fwhm / (2.0 * math.sqrt(2.0 * math.log(2.0)))
-    half = 1.5 * fwhm  # +-3.5 sigma: the whole Gaussian
+    out_wl, out_e, out_y, out_sd = [], [], [], []
+    base = _baseline(y, axis, float(np.median(widths)))
+    line_width = np.interp(wl, axis, widths)
     for i in ranked:
         if len(out_wl) >= n_lines:
             break
+        width = float(line_width[i])
+        sigma = width / (2.0 * math.sqrt(2.0 * math.log(2.0)))
+        half = 1.5 * width  # +-3.5 sigma: the whole Gaussian
         # light of the other lines falling into this line's window, at their expected strength
         lo, hi = np.searchsorted(all_wl, [wl[i] - half - 4 * sigma, wl[i] + half + 4 * sigma])
         inside = ndtr((wl[i] + half - all_wl[lo:hi]) / sigma) - ndtr(
@@ -751,7 +804,7 @@ def measure_lines(
             continue
         seg = y[a:b] - base[a:b]
         top = a + int(np.argmax(seg))
-        if abs(axis[top] - wl[i]) > 0.5 * fwhm or top in (a, b - 1):
+        if abs(axis[top] - wl[i]) > 0.5 * width or top in (a, b - 1) or seg.max() < 5 * noise:
             continue
         edge = min(seg[0], seg[-1])
         area = float(np.sum((seg - edge) * _steps(axis)[a:b]))
@@ -760,4 +813,7 @@ def measure_lines(
         out_wl.append(wl[i])
         out_e.append(atomic.ek_ev[idx[i]])
         out_y.append(math.log(area * wl[i] / (atomic.gk[idx[i]] * atomic.aki[idx[i]])))
-    return np.asarray(out_wl), np.asarray(out_e), np.asarray(out_y)
+        # white noise on b - a pixels; a floor of 0.5 % for the model (profiles, baseline)
+        noise_area = noise * float(np.sqrt(np.sum(_steps(axis)[a:b] ** 2)))
+        out_sd.append(math.hypot(noise_area / area, 0.005))
+    return np.asarray(out_wl), np.asarray(out_e), np.asarray(out_y), np.asarray(out_sd)

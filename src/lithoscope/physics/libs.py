@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from lithoscope.errors import InputError
 from lithoscope.physics._libs_atomic import (
@@ -85,9 +86,11 @@ __all__ = [
     "LineList",
     "PlasmaState",
     "Preset",
+    "Response",
     "atom_fractions",
     "boltzmann_plot",
     "detect_elements",
+    "estimate_response",
     "get_preset",
     "load_atomic_data",
     "plasma_state",
@@ -321,6 +324,7 @@ def simulate(
     noise: float = 0.0,
     random_state: int | np.random.Generator | None = None,
     min_relative_intensity: float = 1e-5,
+    response: Response | None = None,
     atomic: AtomicData | None = None,
 ) -> LibsSimulation:
     """Simulate the LIBS spectrum of a composition in an LTE plasma (see the module docstring).
@@ -359,6 +363,9 @@ def simulate(
         Seed of the noise.
     min_relative_intensity : float, default=1e-5
         Lines weaker than this fraction of the strongest line are not drawn.
+    response : Response, optional
+        The instrument's relative spectral response (`estimate_response`), multiplied into
+        the spectrum before scaling; default: flat. The line list stays the plasma's.
     atomic : AtomicData, optional
         Default: `load_atomic_data()` (from ``LITHOSCOPE_MIRROR`` or the local cache).
 
@@ -414,6 +421,8 @@ def simulate(
         start += channel.n_points
     if continuum > 0:
         y += continuum * continuum_radiance(axis, plasma, path_length_m=path_length * 1e-2)
+    if response is not None:
+        y *= response(axis)
     peak = float(y.max())
     if peak > 0:
         y /= peak
@@ -434,6 +443,7 @@ def simulate(
         "self_absorption": bool(self_absorption),
         "path_length_cm": float(path_length),
         "continuum": float(continuum),
+        "response": None if response is None else "estimated",
         "elements_without_lines": without,
     }
     metadata = {k: v for k, v in metadata.items() if v is not None}
@@ -513,6 +523,128 @@ def _draw_lines(
         tau0=tau0,
     )
     return _Drawn(atomic.wavelength_nm[idx], radiance, sigma_d, gamma, public)
+
+
+@dataclass(frozen=True, eq=False)
+class Response:
+    """An instrument's relative spectral response: a smooth factor along the wavelength axis.
+
+    Parameters
+    ----------
+    wavelength_nm : array_like
+        Knots, strictly increasing.
+    factor : array_like
+        Response at the knots (maximum 1); linear in between, constant beyond the ends.
+    """
+
+    wavelength_nm: np.ndarray
+    factor: np.ndarray
+
+    def __post_init__(self) -> None:
+        wl = np.asarray(self.wavelength_nm, dtype=np.float64)
+        f = np.asarray(self.factor, dtype=np.float64)
+        if wl.ndim != 1 or wl.shape != f.shape or wl.size < 2 or np.any(np.diff(wl) <= 0):
+            raise InputError(
+                "response: expected increasing wavelength knots and one factor per knot"
+            )
+        if not np.all(np.isfinite(f)) or np.any(f < 0):
+            raise InputError("response: factors must be finite and >= 0")
+        object.__setattr__(self, "wavelength_nm", wl)
+        object.__setattr__(self, "factor", f)
+
+    def __call__(self, wavelength_nm: npt.ArrayLike) -> np.ndarray:
+        return np.interp(
+            np.asarray(wavelength_nm, dtype=np.float64), self.wavelength_nm, self.factor
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wavelength_nm": self.wavelength_nm.tolist(), "factor": self.factor.tolist()}
+
+
+def estimate_response(
+    measured: Sequence[Spectrum],
+    simulated: Sequence[Spectrum],
+    *,
+    knots: npt.ArrayLike | None = None,
+    window: float = 20.0,
+    fwhm: float | None = None,
+    min_points: int = 3,
+) -> Response:
+    """An instrument's relative spectral response from reference samples of known composition.
+
+    For each pair (a measured spectrum and the simulation of that sample), every clear peak of
+    the simulation (at least 1 % of its maximum) gives ``ln(measured height / simulated
+    height)`` at its wavelength; each pair's values are centred on their median (each spectrum
+    has its own scale). The response at each knot is the median of the values within
+    ``window`` nm of it (knots with fewer than ``min_points`` values are interpolated), scaled to
+    a maximum of 1. It absorbs what the plasma model leaves out along the axis (detector and
+    optics efficiency, and on average self-absorption and temperature structure), so estimate
+    it on samples other than those it is applied to.
+
+    Parameters
+    ----------
+    measured, simulated : sequence of Spectrum
+        Pairs, in the same order; each simulation is resampled onto its measurement's axis.
+    knots : array_like, optional
+        Default: every 20 nm over the measured axes.
+    window : float, default=20.0
+        Half width (nm) of the neighbourhood of a knot.
+    fwhm : float, optional
+        Line width for the peak search (default: estimated from the first simulation).
+    min_points : int, default=3
+
+    Returns
+    -------
+    Response
+
+    Raises
+    ------
+    InputError
+        Unequal numbers of spectra, or no peak in common.
+    """
+    from lithoscope.physics._libs_detect import estimate_fwhm, find_lines
+
+    if len(measured) != len(simulated) or not measured:
+        raise InputError(
+            f"estimate_response: expected pairs of measured and simulated spectra, got "
+            f"{len(measured)} and {len(simulated)}"
+        )
+    points = []
+    for m, sim in zip(measured, simulated, strict=True):
+        grid = m.axis
+        s = sim.resample(grid, outside="zero")
+        width = fwhm if fwhm is not None else estimate_fwhm(s)
+        peaks = find_lines(s, fwhm=width, min_prominence=0.01)
+        i = np.clip(np.searchsorted(grid, peaks.position), 1, grid.size - 2)
+        step = float(np.median(np.diff(grid)))
+        reach = max(1, round(0.5 * width / step))
+        heights = np.array([m.intensities[max(k - reach, 0) : k + reach + 1].max() for k in i])
+        ok = heights > 0
+        if ok.sum() < 2:
+            continue
+        values = np.log(heights[ok] / peaks.height[ok])
+        points.append(np.column_stack([peaks.position[ok], values - np.median(values)]))
+    if not points:
+        raise InputError("estimate_response: no peak of the simulations shows in the measurements")
+    pts = np.concatenate(points)
+    if knots is None:
+        lo = min(float(m.axis[0]) for m in measured)
+        hi = max(float(m.axis[-1]) for m in measured)
+        knots = np.arange(lo, hi + 1e-9, 20.0)
+    knots = np.asarray(knots, dtype=np.float64)
+    level = np.full(knots.size, np.nan)
+    for k, centre in enumerate(knots):
+        near = np.abs(pts[:, 0] - centre) <= window
+        if near.sum() >= min_points:
+            level[k] = np.median(pts[near, 1])
+    ok = np.isfinite(level)
+    if not ok.any():
+        raise InputError(
+            f"estimate_response: no knot has {min_points} peaks within {window:g} nm; widen "
+            "window or give more reference spectra"
+        )
+    level = np.interp(knots, knots[ok], level[ok])
+    return Response(knots, np.exp(level - level.max()))
 
 
 def simulate_random(
@@ -676,11 +808,14 @@ def boltzmann_plot(
     From a `LineList` (or a `LibsSimulation`), every line of the species is a point. From a
     measured `Spectrum`, the species' lines are ranked by their expected intensity at the
     current temperature estimate (NIST A_ki uncertainty at most ``max_uncertainty``); the
-    ``n_lines`` strongest that have no other line of the species (nor, for ``interferences``,
-    of those elements) with over 5 % of their expected intensity within 1.5 FWHM are measured
-    as the area above a local baseline within ±2 FWHM, when a local maximum lies within 0.5 FWHM
-    of the line. A robust fit (3-sigma clipping on the median absolute deviation) rejects
-    blends; the estimate is iterated three times from ``temperature_guess``.
+    ``n_lines`` strongest are measured as the area above a local baseline within ±1.5 FWHM,
+    provided that the light other lines would put into that window (the element's lines of
+    both stages at their Saha-Boltzmann strengths, and the lines of ``interferences``, each
+    relative to its own strongest line) stays under 5 % of the line's, and that a local
+    maximum at least 5 noise standard deviations high lies within 0.5 FWHM of the line. A
+    fit weighted by each area's noise (a Theil-Sen start, then 3-sigma clipping on the median
+    absolute deviation) rejects blends; the estimate is iterated three times from
+    ``temperature_guess``.
 
     Parameters
     ----------
@@ -691,8 +826,8 @@ def boltzmann_plot(
     ion : {1, 2}, default=1
         1 for the neutral's lines, 2 for the singly ionised species'.
     fwhm : float, optional
-        Line width in the spectrum, nm; default: the spectrum's ``fwhm_nm`` metadata (the
-        largest, for several spectrometers), else estimated from its peaks.
+        Line width in the spectrum, nm; default: the spectrum's ``fwhm_nm`` metadata (per
+        spectrometer of its preset), else estimated from its peaks.
     temperature_guess : float, default=10000.0
         Start of the iteration, K.
     n_lines : int, default=40
@@ -727,29 +862,25 @@ def boltzmann_plot(
             f"boltzmann_plot: expected a Spectrum, LineList or LibsSimulation, got "
             f"{type(data).__name__}"
         )
-    from lithoscope.physics._libs_detect import estimate_fwhm, measure_lines
+    from lithoscope.physics._libs_detect import measure_lines
 
     if atomic is None:
         atomic = load_atomic_data()
-    width = fwhm
-    if width is None:
-        meta = data.metadata.get("fwhm_nm")
-        width = float(np.max(meta)) if meta else estimate_fwhm(data)
     t = check_plasma(temperature_guess, 1e17)[0]
     result = None
     for _ in range(3):
-        wl, energy, y = measure_lines(
+        wl, energy, y, sd = measure_lines(
             data,
             atomic,
             element,
             ion,
             temperature=t,
-            fwhm=width,
+            fwhm=fwhm,
             n_lines=n_lines,
             max_uncertainty=max_uncertainty,
             interferences=interferences,
         )
-        result = _fit_boltzmann(element, ion, energy, y, wl)
+        result = _fit_boltzmann(element, ion, energy, y, wl, sd)
         t_new = float(np.clip(result.temperature, *IRWIN_RANGE_K))
         if abs(t_new - t) < 0.005 * t:
             break
@@ -759,12 +890,19 @@ def boltzmann_plot(
 
 
 def _fit_boltzmann(
-    element: str, ion: int, energy: np.ndarray, y: np.ndarray, wavelength: np.ndarray
+    element: str,
+    ion: int,
+    energy: np.ndarray,
+    y: np.ndarray,
+    wavelength: np.ndarray,
+    sigma: np.ndarray | None = None,
 ) -> BoltzmannPlot:
+    """Robust straight line through a Boltzmann plot; ``sigma``: uncertainty of each ``y``."""
     energy = np.asarray(energy, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    ok = np.isfinite(energy) & np.isfinite(y)
-    energy, y, wavelength = energy[ok], y[ok], np.asarray(wavelength)[ok]
+    sd = np.ones_like(y) if sigma is None else np.asarray(sigma, dtype=np.float64)
+    ok = np.isfinite(energy) & np.isfinite(y) & np.isfinite(sd) & (sd > 0)
+    energy, y, sd, wavelength = energy[ok], y[ok], sd[ok], np.asarray(wavelength)[ok]
     where = f"Boltzmann plot of {element} {'I' * ion}"
     if energy.size < 3:
         raise InputError(
@@ -774,30 +912,33 @@ def _fit_boltzmann(
     from scipy.stats import theilslopes
 
     keep = np.ones(energy.size, dtype=bool)
-    # a robust start (Theil-Sen), so that one blended line cannot tilt the first fit
+    # a robust start (Theil-Sen), so that one blended line cannot tilt the first fit; then
+    # 3-sigma clipping of the residuals in units of their uncertainty
     slope, intercept = theilslopes(y, energy)[:2]
     for _ in range(10):
-        resid = y - (slope * energy + intercept)
-        scale = 1.4826 * np.median(np.abs(resid[keep] - np.median(resid[keep])))
-        new = np.abs(resid) <= 3.0 * max(scale, 1e-6)
+        z = (y - (slope * energy + intercept)) / sd
+        scale = 1.4826 * np.median(np.abs(z[keep] - np.median(z[keep])))
+        new = np.abs(z) <= 3.0 * max(scale, 1e-6)
         if new.sum() < 3 or np.array_equal(new, keep):
             break
         keep = new
-        slope, intercept = np.polyfit(energy[keep], y[keep], 1)
-    e, v = energy[keep], y[keep]
+        slope, intercept = np.polyfit(energy[keep], y[keep], 1, w=1.0 / sd[keep])
+    e, v, w = energy[keep], y[keep], 1.0 / sd[keep]
     spread = float(e.max() - e.min())
     if spread < 0.5:
         raise InputError(
             f"{where}: the upper levels span only {spread:.2f} eV (need >= 0.5 eV for a slope); "
             "use another species"
         )
-    slope, intercept = np.polyfit(e, v, 1)
+    slope, intercept = np.polyfit(e, v, 1, w=w)
     fitted = slope * e + intercept
-    ss_res = float(np.sum((v - fitted) ** 2))
-    ss_tot = float(np.sum((v - v.mean()) ** 2))
+    ss_res = float(np.sum((w * (v - fitted)) ** 2))
+    mean = float(np.sum(w**2 * v) / np.sum(w**2))
+    ss_tot = float(np.sum((w * (v - mean)) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else 1.0
     dof = max(e.size - 2, 1)
-    slope_err = math.sqrt(ss_res / dof / float(np.sum((e - e.mean()) ** 2)))
+    e_mean = float(np.sum(w**2 * e) / np.sum(w**2))
+    slope_err = math.sqrt(ss_res / dof / float(np.sum((w * (e - e_mean)) ** 2)))
     if slope >= 0:
         raise InputError(
             f"{where}: the points rise with E_k (slope {slope:.3g} per eV), so no temperature "
