@@ -20,12 +20,12 @@ used (the Stark file's source is undocumented; see `lithoscope.physics.libs` for
 from __future__ import annotations
 
 import csv
-import functools
 import gzip
 import hashlib
 import io
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,16 +270,29 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-@functools.lru_cache(maxsize=4)
+_CACHE: dict[tuple[str, ...], AtomicData] = {}
+_CACHE_LOCK = threading.Lock()
+
+
 def _read_cached(lines: str, ionisation: str, irwin: str, digests: tuple[str, ...]) -> AtomicData:
-    """Parse the files; cached on their checksums, so copies in other folders hit the cache."""
-    arrays = _read_lines(Path(lines))
-    return AtomicData(
-        **arrays,
-        ionisation_ev=_read_ionisation(Path(ionisation)),
-        irwin=_read_irwin(Path(irwin)),
-        sources={Path(p).name: d for p, d in zip((lines, ionisation, irwin), digests, strict=True)},
-    )
+    """Parse the files once per process; keyed on their checksums, so copies of the same files
+    in other folders hit the cache."""
+    with _CACHE_LOCK:
+        cached = _CACHE.get(digests)
+        if cached is not None:
+            return cached
+        data = AtomicData(
+            **_read_lines(Path(lines)),
+            ionisation_ev=_read_ionisation(Path(ionisation)),
+            irwin=_read_irwin(Path(irwin)),
+            sources={
+                Path(p).name: d for p, d in zip((lines, ionisation, irwin), digests, strict=True)
+            },
+        )
+        if len(_CACHE) >= 4:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[digests] = data
+        return data
 
 
 def _open_text(path: Path) -> io.TextIOBase:
