@@ -11,7 +11,7 @@ MIRROR ?= $(firstword $(wildcard ../shared/data))
 MIRROR_OPT := $(if $(MIRROR),--mirror $(MIRROR),)
 # The default models the demo builds; it then identifies one RRUFF spectrum taken from the
 # fetched zip into a temporary folder (no data file lives in this repository).
-DEMO_MODEL ?= library
+DEMO_MODEL ?= ensemble
 DEMO_DIR := $(shell mktemp -d -t lithoscope-demo-XXXXXX 2>/dev/null || echo /tmp/lithoscope-demo)
 
 .PHONY: demo test install system-deps lint pytest benchmarks clean
