@@ -9,7 +9,7 @@ temporary data folder (nothing is left behind). Tables:
 1. Textbook lines: each line's local maximum in a simulated spectrum of a compound holding the
    element (10,000 K, 1e17 cm^-3), against its NIST air wavelength, for both presets.
 2. Boltzmann plots: temperature recovered from simulated Fe2O3 spectra (Fe I and Fe II lines)
-   and from the exact line lists, at 8,000-12,000 K; also with noise and with self-absorption
+   and from the exact line lists, at 8,000-12,000 K; also with 0.1 % noise and with self-absorption
    (where the optically thin assumption of the plot no longer holds).
 3. The 12 measured handheld spectra of copper minerals (libs-pewpew averages): Pearson r with
    the measured spectrum and the share of the 30 strongest measured lines that the simulation
@@ -148,7 +148,7 @@ def boltzmann(atomic, seed: int) -> None:
         for preset in ("handheld", "supercam"):
             cases = {
                 "thin": {},
-                "noise 1 %": {"noise": 0.01, "random_state": seed},
+                "noise 0.1 %": {"noise": 0.001, "random_state": seed},
                 "self-abs.": {"self_absorption": True},
             }
             for case, extra in cases.items():
@@ -315,6 +315,7 @@ def detection_measured(atomic, measured, compositions) -> None:
     ):
         table.add_column(col)
     tp = fp = fn = 0
+    extras: list[str] = []
     ratio_rows = []
     for m in measured:
         truth = {e for e in compositions[m.label.lower()] if e not in AMBIENT}
@@ -325,6 +326,7 @@ def detection_measured(atomic, measured, compositions) -> None:
         tp += len(found & truth)
         fp += len(found - truth)
         fn += len(truth - found)
+        extras += sorted(found - truth)
         table.add_row(
             m.label,
             " ".join(sorted(truth)),
@@ -354,6 +356,12 @@ def detection_measured(atomic, measured, compositions) -> None:
         f"measured: precision {precision:.2f} ({tp}/{tp + fp}), recall {recall:.2f} "
         f"({tp}/{tp + fn}); 'extra' includes real contamination (Ca, Na, K, Li, Si, Mg are seen "
         "in many of these spectra)"
+    )
+    common = {"Ca", "Na", "K", "Li", "Mg", "Si", "Al"}
+    fp_rare = sum(1 for element in extras if element not in common)
+    console.print(
+        f"precision with the common contaminants {', '.join(sorted(common))} not counted as "
+        f"errors: {tp / max(tp + fp_rare, 1):.2f} ({tp}/{tp + fp_rare})"
     )
     ratios = Table(title="4b. Ratios of the detected formula elements (atom fractions among them)")
     for col in ("mineral", "formula", "estimated"):
