@@ -437,9 +437,17 @@ def train_command(
     )
 
 
+_SAMPLE_FILE = "spectrum of the sample; with other --METHOD files: one fused answer."
+
+
 @app.command("identify")
 def identify_command(
-    files: SpectrumFiles,
+    files: Annotated[list[Path] | None, typer.Argument(help="Spectrum files.")] = None,
+    raman: Annotated[Path | None, typer.Option(help=f"A raman {_SAMPLE_FILE}")] = None,
+    ir: Annotated[Path | None, typer.Option(help=f"An ir {_SAMPLE_FILE}")] = None,
+    libs: Annotated[Path | None, typer.Option(help=f"A libs {_SAMPLE_FILE}")] = None,
+    vnir: Annotated[Path | None, typer.Option(help=f"A vnir {_SAMPLE_FILE}")] = None,
+    xrd: Annotated[Path | None, typer.Option(help=f"A xrd {_SAMPLE_FILE}")] = None,
     model: ModelRef = None,
     top: Annotated[int, typer.Option(min=1, help="Number of candidates.")] = 5,
     method: FileMethod = None,
@@ -497,8 +505,21 @@ def identify_command(
         raise LithoscopeError(f"--body: {exc}") from None
     failed = 0
     measurements: list[Measurement] = []
+    given = {"raman": raman, "ir": ir, "libs": libs, "vnir": vnir, "xrd": xrd}
+    per_method = {name: path for name, path in given.items() if path is not None}
+    files = list(files or [])
+    if not files and not per_method:
+        raise LithoscopeError(
+            "give spectrum files, or one file per method with --raman/--ir/--libs/--vnir/--xrd"
+        )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        if per_method:
+            sample = _read_sample(per_method, context)
+            if sample is None:
+                failed += 1
+            else:
+                measurements.append(sample)
         for path in files:
             try:
                 spectra = read_spectra(path, method=method)
@@ -555,6 +576,25 @@ def identify_command(
         raise typer.Exit(1)
 
 
+def _read_sample(paths: dict[str, Path], context: Any) -> Any:
+    """One measurement from one file per method (--raman a.txt --libs b.csv), or None."""
+    from lithoscope.spectra.io import read_spectrum
+    from lithoscope.spectra.measurement import Measurement
+
+    spectra = {}
+    for method, path in paths.items():
+        try:
+            spectra[method] = read_spectrum(path, method=method)
+        except LithoscopeError as exc:
+            _error(f"--{method}: {exc}")
+            return None
+    try:
+        return Measurement(spectra, context)
+    except LithoscopeError as exc:
+        _error(exc)
+        return None
+
+
 def _error(message: object) -> None:
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
@@ -593,9 +633,19 @@ def _render_identification(result: Any, as_json: bool) -> int:
     if as_json:
         _print_json(data)
         return 0
+    if result.by_method:
+        _render_answer(data)  # the fused answer first, then each method's
     for part in result.by_method.values() or [result]:
         _render_answer(part.to_dict())
     return 0
+
+
+def _score_cell(candidate: dict[str, Any]) -> str:
+    """The model's score, or for a fused answer each method's probability."""
+    if "score" in candidate:
+        return f"{candidate['score']:.3f}"
+    per = candidate.get("by_method") or {}
+    return ", ".join(f"{m} {p:.2f}" if p is not None else f"{m} -" for m, p in per.items())
 
 
 def _render_answer(data: dict[str, Any]) -> None:
@@ -607,7 +657,7 @@ def _render_answer(data: dict[str, Any]) -> None:
             str(rank),
             c["mineral"],
             f"{c['probability']:.3f}",
-            f"{c['score']:.3f}",
+            _score_cell(c),
             c.get("formula") or "",
             ", ".join(c.get("bodies") or []) or "-",
             c.get("note", ""),

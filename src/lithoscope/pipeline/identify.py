@@ -50,9 +50,10 @@ MIN_POINTS = 10
 class Identification:
     """The answer for one measurement; `to_dict` is the JSON contract of ``identify``.
 
-    A one-method measurement fills the fields directly. A measurement of several methods (until
-    fusion arrives) carries one `Identification` per method in ``by_method`` and leaves the
-    top-level answer empty.
+    A one-method measurement fills the fields directly. A measurement of several methods gets the
+    fused answer at the top level (`fuse_methods`: candidates of the product of the methods'
+    probabilities, ``methods`` naming them) and one `Identification` per method in
+    ``by_method``.
 
     Attributes
     ----------
@@ -107,7 +108,11 @@ class Identification:
     sample_id: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     by_method: dict[str, Identification] = field(default_factory=dict)
+    methods: list[str] = field(default_factory=list)
     x: np.ndarray | None = field(default=None, repr=False)
+    proba: np.ndarray | None = field(default=None, repr=False)
+    classes: np.ndarray | None = field(default=None, repr=False)
+    prior: Any = field(default=None, repr=False)
     grid: np.ndarray | None = field(default=None, repr=False)
     attribution: np.ndarray | None = field(default=None, repr=False)
     spectrum: Spectrum | None = field(default=None, repr=False)
@@ -143,6 +148,8 @@ class Identification:
             out["sample_id"] = self.sample_id
         if self.context:
             out["context"] = self.context
+        if self.methods:
+            out["methods"] = list(self.methods)
         if self.by_method:
             out["by_method"] = {m: r.to_dict() for m, r in self.by_method.items()}
         return out
@@ -309,13 +316,7 @@ def identify_batch(
         if len(answer) == 1:
             result = next(iter(answer.values()))
         else:
-            result = Identification(
-                input=m.name,
-                method="+".join(answer),
-                model=", ".join(dict.fromkeys(r.model for r in answer.values())),
-                by_method=answer,
-                warnings=["methods are identified one by one (no fusion model); see by_method"],
-            )
+            result = fuse_methods(m.name, answer, m.context, top=top, cache=cache)
         result.sample_id = m.sample_id
         result.context = m.context.to_dict()
         out.append(result)
@@ -374,9 +375,11 @@ def _identify_method(
     missing = part.missing_calibration()
     unit = _unit(spectra[0])
     cache.prefetch(str(c) for c in classes[np.unique(order)])
+    base = proba if prior is None else prior.base
     for row, i in enumerate(ok):
         r = results[i]
         r.x, r.grid = Xok[row], grid
+        r.proba, r.classes, r.prior = base[row], classes, part.context
         r.candidates = [
             {
                 "mineral": str(classes[j]),
@@ -523,6 +526,104 @@ def _group_answer(
         "species": [str(classes[j]) for j in ranked[:10] if proba[j] > 0.001 or j == best],
         "level": level,
     }
+
+
+def fuse_methods(
+    name: str,
+    answers: Mapping[str, Identification],
+    context: Any,
+    *,
+    top: int = 5,
+    cache: IdentifyCache | None = None,
+) -> Identification:
+    """The fused answer of one measurement from its per-method answers (late fusion).
+
+    The methods' probabilities (before any planetary prior) are multiplied over the union of
+    their minerals (`lithoscope.models.fusion.late_fusion`); a planetary context is applied once,
+    to the fused posterior (each method's `ContextPrior` says which of its minerals are reported
+    on the body; the strongest strength is used). The answer is "unknown" only when every
+    method calls the spectrum unknown. Fused prediction sets need a calibration on fused
+    outputs, which separately trained models do not have: the answer says so.
+    """
+    from lithoscope.models.fusion import late_fusion
+
+    usable = {m: r for m, r in answers.items() if r.proba is not None}
+    refused = [m for m in answers if m not in usable]
+    result = Identification(
+        input=name,
+        method="+".join(answers),
+        model=", ".join(dict.fromkeys(r.model for r in answers.values())),
+        by_method=dict(answers),
+        methods=list(answers),
+    )
+    for m in refused:
+        result.warnings.append(f"{m} not used: {answers[m].refused or 'no answer'}")
+    if not usable:
+        result.refused = "no method gave an answer (see by_method)"
+        return result
+    classes, proba = late_fusion({m: (r.classes, r.proba[None, :]) for m, r in usable.items()})
+    proba = proba[0]
+    body = getattr(context, "body", None)
+    reported = None
+    if body is not None:
+        proba, reported = _fused_context(proba, classes, body, usable, result)
+    order = np.argsort(-proba, kind="stable")[:top]
+    cache = cache or IdentifyCache(None)
+    cache.prefetch(str(classes[j]) for j in order)
+    result.candidates = [
+        {
+            "mineral": str(classes[j]),
+            "probability": float(proba[j]),
+            "by_method": {m: _method_probability(r, str(classes[j])) for m, r in usable.items()},
+            **cache.facts(str(classes[j])),
+        }
+        for j in order
+    ]
+    if reported is not None:
+        from lithoscope.uncertainty.context import BODY_NAMES
+
+        for j, c in zip(order, result.candidates, strict=True):
+            c["reported_on_body"] = bool(reported[j])
+            if not reported[j]:
+                c["note"] = f"not reported on {BODY_NAMES.get(body, body)}"
+    verdicts = [r.unknown for r in usable.values() if r.unknown is not None]
+    if verdicts:
+        result.unknown = all(verdicts)
+    result.proba, result.classes = proba, classes
+    result.warnings.append(
+        "no prediction set for the fused answer: these models were calibrated one method at a "
+        "time (see by_method for each method's set)"
+    )
+    return result
+
+
+def _method_probability(result: Identification, mineral: str) -> float | None:
+    """``mineral``'s probability in one method's answer (None: that model does not know it)."""
+    hit = np.flatnonzero(result.classes == mineral)
+    return float(result.proba[hit[0]]) if hit.size else None
+
+
+def _fused_context(
+    proba: np.ndarray,
+    classes: np.ndarray,
+    body: str,
+    answers: Mapping[str, Identification],
+    result: Identification,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The fused probabilities under ``body``'s prior (once, not once per method), and which
+    of ``classes`` are reported there (None when no model has a prior for ``body``)."""
+    reported: set[str] = set()
+    strengths = []
+    for r in answers.values():
+        if r.prior is not None and body in r.prior.bodies:
+            reported.update(r.prior.classes_[r.prior.reported(body)].tolist())
+            strengths.append(r.prior.strength_[body])
+    if not strengths:
+        result.warnings.append(f"context {body!r} not used: no model has a prior for it")
+        return proba, None
+    is_reported = np.isin(classes, list(reported))
+    weighted = proba * np.where(is_reported, 1.0, np.exp(-max(strengths)))
+    return weighted / weighted.sum(), is_reported
 
 
 def _add_composition(part: MethodModel, X: np.ndarray, results: list[Identification]) -> None:
