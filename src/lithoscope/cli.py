@@ -520,7 +520,8 @@ def identify_command(
                 failed += 1
             else:
                 measurements.append(sample)
-        for path in files:
+        grouped = []
+        for path in _expand_folders(files):
             try:
                 spectra = read_spectra(path, method=method)
             except LithoscopeError as exc:
@@ -528,11 +529,13 @@ def identify_command(
                 _error(exc)
                 continue
             if group_by_sample:
-                measurements.extend(group_measurements(spectra, context=context))
+                grouped.extend(spectra)  # files of one sample (Raman, IR, ...) join up below
             else:
                 for i, spectrum in enumerate(spectra):
                     label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
                     measurements.append(Measurement.of(spectrum, name=label, context=context))
+        if grouped:
+            measurements.extend(group_measurements(grouped, context=context))
         _warn(caught)
     registry = Registry()
     bundles: dict[str, Any] = {}
@@ -574,6 +577,18 @@ def identify_command(
                     _plot(result, bundles, out, db, overwrite)
     if failed:
         raise typer.Exit(1)
+
+
+def _expand_folders(paths: list[Path]) -> list[Path]:
+    """The files given, with each folder replaced by the files directly inside it (sorted)."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = (p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            out.extend(sorted(inside))
+        else:
+            out.append(path)
+    return out
 
 
 def _read_sample(paths: dict[str, Path], context: Any) -> Any:

@@ -159,3 +159,34 @@ def test_cli_fuses_one_file_per_method(
     assert code == 1 and err.startswith("error: --ir:") and err.count("\n") == 1
     code, _, err = run(monkeypatch, capsys, "identify")
     assert code == 1 and "--raman/--ir" in err
+
+
+def test_cli_groups_the_files_of_one_sample_in_a_folder(
+    monkeypatch, capsys, bundles, shared_data, tmp_path
+):
+    registry = Registry()
+    registry.register(bundles["raman"], "raman-t", make_default=True)
+    registry.register(bundles["ir"], "ir-t", make_default=True)
+    raman_zip = zipfile.ZipFile(shared_data / "rruff" / "raman" / "excellent_unoriented.zip")
+    ir_zip = zipfile.ZipFile(shared_data / "rruff" / "infrared" / "Processed.zip")
+    raman_ids = {}
+    for n in raman_zip.namelist():
+        m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", n)
+        if m:
+            raman_ids.setdefault(m.group(2), n)
+    pair = next(
+        (n, raman_ids[m.group(1)])
+        for n in sorted(ir_zip.namelist())
+        if (m := re.match(r"[^_]+__([RX]\d{6})-\d__", n)) and m.group(1) in raman_ids
+    )
+    folder = tmp_path / "sample"
+    folder.mkdir()
+    # RRUFF file names tell the method
+    (folder / pair[0]).write_bytes(ir_zip.read(pair[0]))
+    (folder / pair[1]).write_bytes(raman_zip.read(pair[1]))
+    code, out, err = run(
+        monkeypatch, capsys, "identify", str(folder), "--group-by-sample", "--json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["methods"] == ["raman", "ir"] and data["sample_id"]
