@@ -15,6 +15,7 @@ On disk (after MLflow's ``MLmodel`` and Keras' ``.keras``) a bundle is a folder:
     raman/context.json              planetary-context prior (`ContextPrior`), if MinDB had any
     raman/groups.json               species -> group, for answers at group level
     raman/composition.json          solid-solution composition from band positions (Raman)
+    fusion.json                     several methods trained together: the fused answer's sets
 
 The manifest records the schema version, the lithoscope version that wrote it, the methods with
 the role of each file, and the sha256 of every file. `IdentificationModel.load` checks the schema
@@ -44,7 +45,13 @@ from lithoscope.errors import InputError
 from lithoscope.methods import Method, parse_enum
 from lithoscope.spectra.spectrum import Spectrum
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_SCHEMA_VERSION", "IdentificationModel", "MethodModel"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_SCHEMA_VERSION",
+    "FusionCalibration",
+    "IdentificationModel",
+    "MethodModel",
+]
 
 BUNDLE_FORMAT = "lithoscope-bundle"
 BUNDLE_SCHEMA_VERSION = 1
@@ -143,6 +150,48 @@ class MethodModel:
 
 
 @dataclass
+class FusionCalibration:
+    """The conformal predictor of the fused answer of a bundle's methods.
+
+    Parameters
+    ----------
+    methods : tuple of str
+    classes : ndarray of str
+        The fused class order (the union of the methods' classes).
+    conformal : ConformalPredictor
+        Calibrated on fused probabilities of calibration samples.
+    summary : dict
+    """
+
+    methods: tuple[str, ...]
+    classes: np.ndarray
+    conformal: Any
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "methods": list(self.methods),
+            "classes": [str(c) for c in self.classes],
+            "conformal": self.conformal.to_dict(),
+            "summary": self.summary,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Any) -> FusionCalibration:
+        from lithoscope.uncertainty import ConformalPredictor
+
+        try:
+            return cls(
+                tuple(str(m) for m in doc["methods"]),
+                np.asarray(doc["classes"]).astype(str),
+                ConformalPredictor.from_dict(doc["conformal"]),
+                dict(doc.get("summary") or {}),
+            )
+        except (KeyError, TypeError) as exc:
+            raise InputError(f"fusion calibration is incomplete or invalid: {exc}") from None
+
+
+@dataclass
 class IdentificationModel:
     """A trained identification model: one `MethodModel` per method, and its provenance.
 
@@ -164,6 +213,7 @@ class IdentificationModel:
     provenance: dict[str, Any] = field(default_factory=dict)
     ref: str | None = None
     path: Path | None = None
+    fusion: FusionCalibration | None = None
 
     def __post_init__(self) -> None:
         if not self.parts:
@@ -254,6 +304,10 @@ class IdentificationModel:
                 entry["composition"] = f"{method}/composition.json"
                 write_json(folder / entry["composition"], part.composition.to_dict())
             methods[method] = entry
+        fusion = None
+        if self.fusion is not None:
+            fusion = "fusion.json"
+            write_json(folder / fusion, self.fusion.to_dict())
         files = {
             p.relative_to(folder).as_posix(): sha256_file(p)
             for p in sorted(folder.rglob("*"))
@@ -265,6 +319,7 @@ class IdentificationModel:
             "lithoscope_version": __version__,
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "methods": methods,
+            "fusion": fusion,
             "provenance": jsonable(self.provenance),
             "files": files,
         }
@@ -344,7 +399,14 @@ class IdentificationModel:
                 groups,
                 composition,
             )
-        return cls(parts, dict(manifest.get("provenance") or {}), ref=ref, path=path)
+        fusion = None
+        if manifest.get("fusion"):
+            if manifest["fusion"] not in manifest["files"]:
+                raise InputError(f"{path / MANIFEST}: 'fusion' names a file it does not list")
+            fusion = FusionCalibration.from_dict(
+                read_json(path / manifest["fusion"], what="fusion calibration")
+            )
+        return cls(parts, dict(manifest.get("provenance") or {}), ref=ref, path=path, fusion=fusion)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -293,8 +293,9 @@ def identify_batch(
         for method in m.methods:
             by_method.setdefault(method, []).append(i)
     answers: list[dict[str, Identification]] = [{} for _ in items]
+    bundles: dict[str, IdentificationModel] = {}
     for method, rows in by_method.items():
-        bundle = resolve(method)
+        bundle = bundles[method] = resolve(method)
         part = bundle.part(method)
         results = _identify_method(
             part,
@@ -316,7 +317,15 @@ def identify_batch(
         if len(answer) == 1:
             result = next(iter(answer.values()))
         else:
-            result = fuse_methods(m.name, answer, m.context, top=top, cache=cache)
+            result = fuse_methods(
+                m.name,
+                answer,
+                m.context,
+                top=top,
+                cache=cache,
+                fusion=_fusion_of([bundles[k] for k in answer], answer),
+                confidence=confidence,
+            )
         result.sample_id = m.sample_id
         result.context = m.context.to_dict()
         out.append(result)
@@ -535,6 +544,8 @@ def fuse_methods(
     *,
     top: int = 5,
     cache: IdentifyCache | None = None,
+    fusion: Any = None,
+    confidence: float = 0.9,
 ) -> Identification:
     """The fused answer of one measurement from its per-method answers (late fusion).
 
@@ -542,8 +553,9 @@ def fuse_methods(
     their minerals (`lithoscope.models.fusion.late_fusion`); a planetary context is applied once,
     to the fused posterior (each method's `ContextPrior` says which of its minerals are reported
     on the body; the strongest strength is used). The answer is "unknown" only when every
-    method calls the spectrum unknown. Fused prediction sets need a calibration on fused
-    outputs, which separately trained models do not have: the answer says so.
+    method calls the spectrum unknown. The prediction set comes from ``fusion`` (a
+    `FusionCalibration` of a bundle whose methods were trained together); separately trained
+    models have none, and the answer says so.
     """
     from lithoscope.models.fusion import late_fusion
 
@@ -561,9 +573,17 @@ def fuse_methods(
     if not usable:
         result.refused = "no method gave an answer (see by_method)"
         return result
-    classes, proba = late_fusion({m: (r.classes, r.proba[None, :]) for m, r in usable.items()})
+    fused_classes = fusion.classes if fusion is not None else None
+    classes, proba = late_fusion(
+        {m: (r.classes, r.proba[None, :]) for m, r in usable.items()}, classes=fused_classes
+    )
     proba = proba[0]
-    body = getattr(context, "body", None)
+    if fusion is not None and body_of(context) is None:
+        result.prediction_set = [
+            str(classes[j]) for j in fusion.conformal.predict_sets(proba[None, :], confidence)[0]
+        ]
+        result.confidence_level = confidence
+    body = body_of(context)
     reported = None
     if body is not None:
         proba, reported = _fused_context(proba, classes, body, usable, result)
@@ -590,11 +610,33 @@ def fuse_methods(
     if verdicts:
         result.unknown = all(verdicts)
     result.proba, result.classes = proba, classes
-    result.warnings.append(
-        "no prediction set for the fused answer: these models were calibrated one method at a "
-        "time (see by_method for each method's set)"
-    )
+    if result.prediction_set is None:
+        why = (
+            "these models were calibrated one method at a time; train them together "
+            "(lithoscope train --method raman,ir) for fused sets"
+            if fusion is None
+            else "the fused sets are calibrated without planetary context"
+        )
+        result.warnings.append(f"no prediction set for the fused answer: {why}")
     return result
+
+
+def body_of(context: Any) -> str | None:
+    return getattr(context, "body", None)
+
+
+def _fusion_of(bundles: list[IdentificationModel], answers: Mapping[str, Any]) -> Any:
+    """The fusion calibration that covers these methods, if one bundle serves them all and its
+    classes still hold every method's classes (``learn`` adds minerals one method at a time)."""
+    first = bundles[0]
+    if any(b is not first for b in bundles) or first.fusion is None:
+        return None
+    if not set(answers) <= set(first.fusion.methods):
+        return None
+    known = set(first.fusion.classes.tolist())
+    if any(not set(first.part(m).classes.tolist()) <= known for m in answers):
+        return None
+    return first.fusion
 
 
 def _method_probability(result: Identification, mineral: str) -> float | None:

@@ -14,10 +14,11 @@ from lithoscope.errors import InputError
 from lithoscope.methods import Method, parse_enum
 from lithoscope.mindb.queries import MinDB
 from lithoscope.models.kinds import MODEL_KINDS, make_model
-from lithoscope.pipeline.bundle import single_method
+from lithoscope.pipeline.bundle import FusionCalibration, IdentificationModel, MethodModel
 from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.preprocessing import make_preset
 from lithoscope.uncertainty.calibration import calibrate, calibrate_context, unknown_score_for
+from lithoscope.uncertainty.conformal import ConformalPredictor, labels_to_index
 
 __all__ = [
     "MODEL_KINDS",
@@ -62,6 +63,10 @@ def train(
 ) -> TrainResult:
     """Train a ``kind`` model on MinDB's ``method`` spectra and register it as a bundle.
 
+    ``method`` may list several methods (``"raman,ir"``): one model per method, trained with the
+    same samples held out for calibration (chosen by a hash of the sample id), and a conformal
+    predictor of their fused answer calibrated on those samples (`calibrate_fusion`).
+
     The spectra go through the method's preset preprocessing; ``calibration_size`` of the
     RRUFF samples (grouped: no sample on both sides) is held out of training and calibrates the
     conformal prediction sets and the unknown-mineral threshold. The bundle (see
@@ -69,9 +74,92 @@ def train(
     configuration and the metrics, and is registered as a new version of ``name`` (default
     ``<method>-<kind>``).
     """
-    method = parse_enum(Method, method, "--method").value
+    methods = [parse_enum(Method, m.strip(), "--method").value for m in str(method).split(",")]
+    if len(set(methods)) != len(methods):
+        raise InputError(f"--method {method!r} names a method twice")
     registry = registry or Registry()
-    name = Registry.check_name(name or f"{method}-{kind}")
+    name = Registry.check_name(name or f"{'-'.join(methods)}-{kind}")
+    start = time.perf_counter()
+    trained = [
+        _train_part(
+            db,
+            m,
+            kind,
+            params=params,
+            min_spectra_per_mineral=min_spectra_per_mineral,
+            calibration_size=calibration_size,
+            shared_split=len(methods) > 1,
+        )
+        for m in methods
+    ]
+    seconds = time.perf_counter() - start
+    config = {
+        "method": ",".join(methods),
+        "kind": kind,
+        "params": dict(params or {}),
+        "min_spectra_per_mineral": min_spectra_per_mineral,
+        "calibration_size": calibration_size,
+        "split_random_state": 0,
+        "split": "by sample id hash" if len(methods) > 1 else "grouped_split",
+    }
+    first = trained[0]
+    provenance = {
+        "dataset_version": first.dataset.version,
+        "data_checksums": _checksums_digest(first.dataset),
+        "config": config,
+        "metrics": {
+            "fit_seconds": round(seconds, 2),
+            "n_spectra": sum(t.n_fit for t in trained),
+            "n_calibration_spectra": sum(int(t.cal_idx.size) for t in trained),
+        },
+    }
+    if len(trained) > 1:
+        provenance["datasets"] = {t.part.method: t.dataset.version for t in trained}
+    bundle = IdentificationModel({t.part.method: t.part for t in trained}, provenance)
+    calibration = first.part.calibration
+    if len(trained) > 1:
+        bundle.fusion = calibrate_fusion(trained)
+        calibration = {
+            "methods": {t.part.method: t.part.calibration for t in trained},
+            "fusion": bundle.fusion.summary if bundle.fusion is not None else None,
+        }
+    ref = registry.register(bundle, name, make_default=make_default)
+    return TrainResult(ref, first.dataset, seconds, calibration)
+
+
+@dataclass
+class _Part:
+    part: MethodModel
+    dataset: Dataset
+    cal_idx: np.ndarray
+    n_fit: int
+
+
+def _in_calibration(groups: np.ndarray, size: float, seed: int = 0) -> np.ndarray:
+    """Whether each sample id is held out for calibration, decided by a hash of the id alone,
+    so that a sample's Raman, IR, ... spectra all fall on the same side."""
+    ids = np.asarray(groups).astype(str)
+    unique, inverse = np.unique(ids, return_inverse=True)
+    draws = np.array(
+        [
+            int.from_bytes(hashlib.sha256(f"{seed}:{g}".encode()).digest()[:8], "big") / 2**64
+            for g in unique.tolist()
+        ]
+    )
+    return (draws < size)[inverse]
+
+
+def _train_part(
+    db: MinDB,
+    method: str,
+    kind: str,
+    *,
+    params: dict[str, Any] | None,
+    min_spectra_per_mineral: int,
+    calibration_size: float,
+    shared_split: bool,
+) -> _Part:
+    """One method's fitted and calibrated `MethodModel`."""
     model = make_model(kind, method=method, **(params or {}))
     pipe = make_preset(method)
     spec = DatasetSpec.from_pipeline(pipe, min_spectra_per_mineral=min_spectra_per_mineral)
@@ -80,7 +168,10 @@ def train(
         raise InputError(f"MinDB holds {method} spectra of fewer than 2 minerals; ingest more")
     fit_idx = np.arange(len(dataset))
     cal_idx = np.array([], dtype=int)
-    if calibration_size > 0:
+    if calibration_size > 0 and shared_split:
+        held = _in_calibration(dataset.groups, calibration_size)
+        fit_idx, cal_idx = np.flatnonzero(~held), np.flatnonzero(held)
+    elif calibration_size > 0:
         fit_idx, cal_idx = grouped_split(
             dataset.y,
             dataset.groups,
@@ -124,32 +215,64 @@ def train(
         method=method,
         metrics=metrics,
     )
-    bundle = single_method(
+    part = MethodModel(
         method,
         model,
-        spec.preprocessing,
-        conformal=conformal,
-        unknown=unknown,
-        calibration=calibration,
-        context=context,
-        groups=groups,
-        composition=composition,
-        provenance={
-            "dataset_version": dataset.version,
-            "data_checksums": _checksums_digest(dataset),
-            "config": {
-                "method": method,
-                "kind": kind,
-                "params": dict(params or {}),
-                "min_spectra_per_mineral": min_spectra_per_mineral,
-                "calibration_size": calibration_size,
-                "split_random_state": 0,
-            },
-            "metrics": {**metrics, "n_calibration_spectra": int(cal_idx.size)},
-        },
+        dict(spec.preprocessing),
+        conformal,
+        unknown,
+        calibration,
+        context,
+        groups,
+        composition,
     )
-    ref = registry.register(bundle, name, make_default=make_default)
-    return TrainResult(ref, dataset, seconds, calibration)
+    return _Part(part, dataset, cal_idx, len(fit_set))
+
+
+def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
+    """The conformal predictor of the fused answer, from the calibration samples of all methods.
+
+    A calibration sample contributes one fused row: the first calibration spectrum of each of
+    its methods (the others missing), labelled with its mineral (samples whose methods disagree
+    on the mineral are left out).
+    """
+    from lithoscope.models.fusion import late_fusion
+
+    rows: dict[str, dict[str, int]] = {}
+    label: dict[str, str] = {}
+    bad: set[str] = set()
+    for t in trained:
+        for i in t.cal_idx.tolist():
+            g = str(t.dataset.groups[i])
+            mineral = str(t.dataset.y[i])
+            if label.setdefault(g, mineral) != mineral:
+                bad.add(g)
+            rows.setdefault(g, {}).setdefault(t.part.method, i)
+    samples = [g for g in rows if g not in bad]
+    if not samples:
+        return None
+    parts = {}
+    for t in trained:
+        method = t.part.method
+        X = np.full((len(samples), t.dataset.X.shape[1]), np.nan)
+        present = [k for k, g in enumerate(samples) if method in rows[g]]
+        proba = np.full((len(samples), t.part.classes.size), np.nan)
+        if present:
+            X = t.dataset.X[[rows[samples[k]][method] for k in present]]
+            proba[present] = t.part.estimator.predict_proba(X)
+        parts[method] = (t.part.classes, proba)
+    classes, fused = late_fusion(parts)
+    y_index, known = labels_to_index(classes, [label[g] for g in samples])
+    if known.sum() < 10:
+        return None
+    conformal = ConformalPredictor(method="lac").calibrate(fused[known], y_index)
+    n_methods = [len(rows[g]) for g in samples]
+    summary = {
+        "n_calibration_samples": int(known.sum()),
+        "samples_with_several_methods": int(sum(n > 1 for n in n_methods)),
+        "conformal_method": "lac",
+    }
+    return FusionCalibration(tuple(parts), classes, conformal, summary)
 
 
 def _checksums_digest(dataset: Dataset) -> str:
