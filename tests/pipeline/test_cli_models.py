@@ -13,7 +13,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from lithoscope.cli import main
+from tests.cli_runner import run
 
 N_MINERALS = 12
 
@@ -66,17 +66,6 @@ def workspace(tmp_path_factory, shared_data):
         w.writeheader()
         w.writerows(keep)
     return root, chosen, root / first, (newcomer, new_files, query_new), (second, second_file)
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lithoscope", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_train_identify_evaluate(monkeypatch, capsys, workspace, tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import warnings
 import zipfile
 from collections import defaultdict
@@ -12,7 +11,6 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from lithoscope.cli import main
 from lithoscope.models.library import LibrarySearch
 from lithoscope.pipeline.bundle import single_method
 from lithoscope.pipeline.identify import identify_batch
@@ -21,6 +19,7 @@ from lithoscope.spectra.io import parse_spectrum
 from lithoscope.spectra.measurement import Context, Measurement
 from lithoscope.spectra.preprocessing import make_preset, pipeline_to_dict
 from lithoscope.uncertainty.calibration import calibrate_context
+from tests.cli_runner import run
 
 
 @pytest.fixture(scope="module")
@@ -111,17 +110,6 @@ def test_body_prior_applies_once_to_the_fused_answer(bundles, raman_small, ir_sm
     for c in result.candidates:
         assert "reported_on_body" in c
         assert ("note" in c) == (not c["reported_on_body"])
-
-
-def run(monkeypatch, capsys, *args):
-    monkeypatch.setattr(sys, "argv", ["lithoscope", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_fuses_one_file_per_method(
