@@ -90,4 +90,6 @@ def test_raman_and_ir_trained_together_give_fused_sets(zips, tmp_path):
     [answer] = identify_batch(group_measurements(sample), again)
     assert answer.methods == ["raman", "ir"]
     assert answer.prediction_set and answer.confidence_level == 0.9
+    assert answer.unknown is not None and answer.unknown_score is not None
+    assert again.fusion.unknown is not None
     assert not any("no prediction set" in w for w in answer.warnings)

@@ -161,31 +161,37 @@ class FusionCalibration:
     conformal : ConformalPredictor
         Calibrated on fused probabilities of calibration samples.
     summary : dict
+    unknown : UnknownDetector, optional
+        The unknown-mineral threshold on the fused probabilities (``max_proba``).
     """
 
     methods: tuple[str, ...]
     classes: np.ndarray
     conformal: Any
     summary: dict[str, Any] = field(default_factory=dict)
+    unknown: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "methods": list(self.methods),
             "classes": [str(c) for c in self.classes],
             "conformal": self.conformal.to_dict(),
+            "unknown": self.unknown.to_dict() if self.unknown is not None else None,
             "summary": self.summary,
         }
 
     @classmethod
     def from_dict(cls, doc: Any) -> FusionCalibration:
-        from lithoscope.uncertainty import ConformalPredictor
+        from lithoscope.uncertainty import ConformalPredictor, UnknownDetector
 
         try:
+            unknown = doc.get("unknown")
             return cls(
                 tuple(str(m) for m in doc["methods"]),
                 np.asarray(doc["classes"]).astype(str),
                 ConformalPredictor.from_dict(doc["conformal"]),
                 dict(doc.get("summary") or {}),
+                UnknownDetector.from_dict(unknown) if unknown is not None else None,
             )
         except (KeyError, TypeError) as exc:
             raise InputError(f"fusion calibration is incomplete or invalid: {exc}") from None

@@ -553,9 +553,10 @@ def fuse_methods(
     their minerals (`lithoscope.models.fusion.late_fusion`); a planetary context is applied once,
     to the fused posterior (each method's `ContextPrior` says which of its minerals are reported
     on the body; the strongest strength is used). The answer is "unknown" only when every
-    method calls the spectrum unknown. The prediction set comes from ``fusion`` (a
-    `FusionCalibration` of a bundle whose methods were trained together); separately trained
-    models have none, and the answer says so.
+    method calls the spectrum unknown, unless ``fusion`` (a `FusionCalibration` of a bundle
+    whose methods were trained together) has an unknown detector of the fused answer. The
+    prediction set comes from ``fusion`` too; separately trained models have none, and the
+    answer says so.
     """
     from lithoscope.models.fusion import late_fusion
 
@@ -577,7 +578,7 @@ def fuse_methods(
     classes, proba = late_fusion(
         {m: (r.classes, r.proba[None, :]) for m, r in usable.items()}, classes=fused_classes
     )
-    proba = proba[0]
+    proba = fused_raw = proba[0]
     if fusion is not None and body_of(context) is None:
         result.prediction_set = [
             str(classes[j]) for j in fusion.conformal.predict_sets(proba[None, :], confidence)[0]
@@ -607,7 +608,11 @@ def fuse_methods(
             if not reported[j]:
                 c["note"] = f"not reported on {BODY_NAMES.get(body, body)}"
     verdicts = [r.unknown for r in usable.values() if r.unknown is not None]
-    if verdicts:
+    if fusion is not None and fusion.unknown is not None and fused_classes is not None:
+        score = fusion.unknown.unknown_score(fused_raw[None, :], None)[0]
+        result.unknown_score = float(score)
+        result.unknown = bool(score > fusion.unknown.threshold_)
+    elif verdicts:
         result.unknown = all(verdicts)
     result.proba, result.classes = proba, classes
     if result.prediction_set is None:

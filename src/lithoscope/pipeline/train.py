@@ -19,6 +19,7 @@ from lithoscope.pipeline.registry import ModelRef, Registry
 from lithoscope.spectra.preprocessing import make_preset
 from lithoscope.uncertainty.calibration import calibrate, calibrate_context, unknown_score_for
 from lithoscope.uncertainty.conformal import ConformalPredictor, labels_to_index
+from lithoscope.uncertainty.unknown import UnknownDetector
 
 __all__ = [
     "MODEL_KINDS",
@@ -267,12 +268,18 @@ def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
         return None
     conformal = ConformalPredictor(method="lac").calibrate(fused[known], y_index)
     n_methods = [len(rows[g]) for g in samples]
-    summary = {
+    summary: dict[str, Any] = {
         "n_calibration_samples": int(known.sum()),
         "samples_with_several_methods": int(sum(n > 1 for n in n_methods)),
         "conformal_method": "lac",
     }
-    return FusionCalibration(tuple(parts), classes, conformal, summary)
+    unknown = None
+    try:
+        unknown = UnknownDetector(score="max_proba").fit(fused[known], None, y_index)
+        summary["unknown_score"] = "max_proba"
+    except InputError as exc:  # too few calibration samples for the rate
+        summary["unknown"] = {"skipped": str(exc)}
+    return FusionCalibration(tuple(parts), classes, conformal, summary, unknown)
 
 
 def _checksums_digest(dataset: Dataset) -> str:
