@@ -146,3 +146,34 @@ def test_the_table_shows_group_level_and_composition(bundle, raman_small, split_
     out = capsys.readouterr().out
     assert "composition: An " in out and "+-" in out
     assert data["group"]["name"] in out and "does not separate" in out
+
+
+def test_chemistry_in_the_context_checks_and_reranks_candidates(
+    bundle, raman_small, split_small, built_db_url
+):
+    from lithoscope.mindb import connect
+
+    model, _ = bundle
+    y = raman_small[1]
+    _, test = split_small
+    i = int(next(j for j in test if y[j] == "Anorthite"))
+    s = spectra(raman_small, [i])[0]
+    with connect(built_db_url) as db:
+        [plain] = identify_batch([s], model, db=db)
+        # the user measured a sodic feldspar: no Ca
+        chem = Context(chemistry={"Na2O": 11.8, "Al2O3": 19.4, "SiO2": 68.7})
+        [checked] = identify_batch([Measurement.of(s, context=chem)], model, db=db)
+    assert "consistency" not in plain.candidates[0]
+    by_name = {c["mineral"]: c for c in checked.candidates}
+    assert by_name["Anorthite"]["consistency"]["score"] < 0.5
+    assert any("Ca" in text for text in by_name["Anorthite"]["consistency"]["contradictions"])
+    if "Albite" in by_name:
+        assert (
+            by_name["Albite"]["consistency"]["score"] > by_name["Anorthite"]["consistency"]["score"]
+        )
+        assert by_name["Albite"]["probability"] / by_name["Anorthite"]["probability"] > (
+            {c["mineral"]: c for c in plain.candidates}["Albite"]["probability"]
+            / {c["mineral"]: c for c in plain.candidates}["Anorthite"]["probability"]
+        )
+    probs = [c["probability"] for c in checked.candidates]
+    assert probs == sorted(probs, reverse=True)

@@ -178,3 +178,24 @@ def test_cli_groups_the_files_of_one_sample_in_a_folder(
     assert code == 0, err
     data = json.loads(out)
     assert data["methods"] == ["raman", "ir"] and data["sample_id"]
+
+
+def test_libs_without_a_libs_model_checks_the_chemistry(
+    bundles, raman_small, built_db_url, shared_data, monkeypatch
+):
+    from lithoscope.mindb import connect
+    from lithoscope.physics.libs import simulate
+    from lithoscope.spectra.spectrum import Spectrum
+
+    monkeypatch.setenv("LITHOSCOPE_MIRROR", str(shared_data))  # the atomic lines
+    X, y, _, axis = raman_small
+    i = int(np.flatnonzero(y == "Anorthite")[0])
+    raman = Spectrum(axis, X[i], "raman", metadata={"file": "an.txt"})
+    # the LIBS spectrum of albite (Na, no Ca) contradicts anorthite
+    libs = simulate("NaAlSi3O8", temperature=9000.0, ne=5e16).spectrum
+    with connect(built_db_url) as db:
+        [result] = identify_batch([Measurement({"raman": raman, "libs": libs})], bundles, db=db)
+    assert any("LIBS spectrum is used as evidence" in w for w in result.warnings)
+    by_name = {c["mineral"]: c for c in result.candidates}
+    assert by_name["Anorthite"]["consistency"]["contradictions"]
+    assert result.method == "raman"

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lithoscope.errors import InputError
+from lithoscope.errors import InputError, LithoscopeError
 from lithoscope.models.scoring import top_k
 from lithoscope.pipeline.bundle import IdentificationModel, MethodModel
 from lithoscope.spectra.measurement import Measurement
@@ -294,9 +294,18 @@ def identify_batch(
             by_method.setdefault(method, []).append(i)
     answers: list[dict[str, Identification]] = [{} for _ in items]
     bundles: dict[str, IdentificationModel] = {}
+    evidence_only: dict[int, str] = {}
     for method, rows in by_method.items():
-        bundle = bundles[method] = resolve(method)
-        part = bundle.part(method)
+        try:
+            bundle = bundles[method] = resolve(method)
+            part = bundle.part(method)
+        except InputError as exc:
+            # a LIBS spectrum without a LIBS model still tells the elements (chemistry check)
+            if method != "libs" or any(len(items[i]) == 1 for i in rows):
+                raise
+            for i in rows:
+                evidence_only[i] = f"no libs model ({exc}); the LIBS spectrum is used as evidence"
+            continue
         results = _identify_method(
             part,
             bundle.name,
@@ -313,7 +322,7 @@ def identify_batch(
         for i, result in zip(rows, results, strict=True):
             answers[i][method] = result
     out = []
-    for m, answer in zip(items, answers, strict=True):
+    for i, (m, answer) in enumerate(zip(items, answers, strict=True)):
         if len(answer) == 1:
             result = next(iter(answer.values()))
         else:
@@ -326,10 +335,62 @@ def identify_batch(
                 fusion=_fusion_of([bundles[k] for k in answer], answer),
                 confidence=confidence,
             )
+        if i in evidence_only:
+            result.warnings.append(evidence_only[i])
         result.sample_id = m.sample_id
         result.context = m.context.to_dict()
+        evidence = _chemistry_evidence(m, result)
+        if evidence is not None:
+            check_candidates(result, evidence)
         out.append(result)
     return out
+
+
+def _chemistry_evidence(measurement: Measurement, result: Identification) -> Any:
+    """What LIBS (a LIBS spectrum of the measurement) or the user (measured chemistry, detected
+    elements in the context) says about the sample's elements; None when nothing does."""
+    from lithoscope.physics.consistency import ChemistryEvidence
+
+    if "libs" in measurement:
+        from lithoscope.physics.libs import detect_elements
+
+        try:
+            return ChemistryEvidence.from_detection(detect_elements(measurement["libs"]))
+        except LithoscopeError as exc:  # bad spectrum, or no atomic data (no mirror offline)
+            result.warnings.append(f"no element detection from the LIBS spectrum: {exc}")
+    return ChemistryEvidence.from_context(measurement.context)
+
+
+def check_candidates(result: Identification, evidence: Any) -> None:
+    """Check every candidate's formula against the chemistry ``evidence`` and re-rank.
+
+    Each candidate gets ``"consistency": {"score", "contradictions"}``; the candidates'
+    probabilities are re-weighted by `lithoscope.physics.consistency.rerank` (their total mass
+    kept) and re-sorted, and a warning names the best candidate's contradictions.
+    """
+    from lithoscope.physics.consistency import consistency_batch, rerank
+
+    candidates = result.candidates
+    if not candidates:
+        return
+    checks = consistency_batch([c.get("formula") for c in candidates], evidence)
+    scored = [(c, k) for c, k in zip(candidates, checks, strict=True) if k is not None]
+    for c, k in scored:
+        c["consistency"] = k.to_dict()
+    if not scored:
+        result.warnings.append("no candidate formula to check against the chemistry (no MinDB)")
+        return
+    proba = np.array([c["probability"] for c, _ in scored])
+    weighted = rerank(proba[None, :], [k.score for _, k in scored])[0] * proba.sum()
+    for (c, _), p in zip(scored, weighted, strict=True):
+        c["probability"] = float(p)
+    candidates.sort(key=lambda c: -c["probability"])
+    best = candidates[0].get("consistency")
+    if best and best["contradictions"]:
+        result.warnings.append(
+            f"{candidates[0]['mineral']} contradicts the chemistry: "
+            + "; ".join(best["contradictions"])
+        )
 
 
 def _identify_method(
