@@ -21,7 +21,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from lithoscope import __version__
-from lithoscope.errors import LithoscopeError
+from lithoscope.errors import InputError, LithoscopeError
 
 app = typer.Typer(
     name="lithoscope",
@@ -539,27 +539,42 @@ def identify_command(
         _warn(caught)
     registry = Registry()
     bundles: dict[str, Any] = {}
+    missing: dict[str, str] = {}
     usable = []
     for m in measurements:
         try:
             for meth in m.methods:
+                if meth in missing and len(m) > 1 and meth == "libs":
+                    continue
                 if meth not in bundles:
                     with warnings.catch_warnings(record=True) as caught:
                         warnings.simplefilter("always")
-                        bundles[meth] = registry.load(model, method=meth)[0]
+                        try:
+                            bundles[meth] = registry.load(model, method=meth)[0]
+                        except LithoscopeError as exc:
+                            # LIBS beside other methods serves as chemistry evidence
+                            if meth != "libs" or len(m) == 1:
+                                raise
+                            missing[meth] = str(exc)
                     _warn(caught)
         except LithoscopeError as exc:
             failed += 1
             _error(f"{m.name}: {exc}")
             continue
         usable.append(m)
+
+    def bundle_of(meth: str) -> Any:
+        if meth not in bundles:
+            raise InputError(missing.get(meth) or f"no {meth} model")
+        return bundles[meth]
+
     n_done = 0
     with _connect(database_url) as db:
         cache = IdentifyCache(db)
         for start in range(0, len(usable), batch_size):
             results = identify_batch(
                 usable[start : start + batch_size],
-                bundles.__getitem__,
+                bundle_of,
                 top=top,
                 confidence=confidence,
                 explain=explain,
