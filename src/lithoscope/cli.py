@@ -335,6 +335,71 @@ def data_ingest(
         err_console.print(f"failed: {failure['reason']}", markup=False)
 
 
+@data_app.command("simulate-libs")
+def data_simulate_libs(
+    minerals: Annotated[
+        list[str] | None,
+        typer.Option("--minerals", help="Species or groups, comma-separated (repeatable)."),
+    ] = None,
+    all_species: Annotated[
+        bool, typer.Option("--all", help="Every species in MinDB (~6,000: minutes).")
+    ] = False,
+    with_spectra: Annotated[
+        str | None,
+        typer.Option(help="Only species with spectra of this method in MinDB, e.g. raman."),
+    ] = None,
+    per_mineral: Annotated[int, typer.Option(help="Spectra per species.")] = 4,
+    preset: Annotated[str, typer.Option(help="Instrument: handheld or supercam.")] = "handheld",
+    seed: Annotated[int, typer.Option(help="Seed of the random plasma conditions.")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes simulating in parallel.")] = 1,
+    mirror: Mirror = None,
+    database_url: DbUrl = None,
+    no_progress: NoProgress = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Store simulated LIBS reference spectra of MinDB's species (LTE plasma, random conditions;
+    re-running adds only what is missing)."""
+    from lithoscope.data.simulated import simulate_libs_references
+
+    names = None
+    if minerals is not None:
+        names = [n.strip() for value in minerals for n in value.split(",") if n.strip()]
+    with _connect(database_url) as db:
+        report = simulate_libs_references(
+            db,
+            names,
+            all_species=all_species,
+            with_spectra=with_spectra,
+            per_mineral=per_mineral,
+            preset=preset,
+            seed=seed,
+            workers=workers,
+            mirror=mirror,
+            progress=not no_progress and not as_json,
+        )
+    data = report.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"Simulated LIBS references ({data['preset']}, seed {data['seed']})")
+    table.add_column("", justify="left")
+    table.add_column("", justify="right")
+    table.show_header = False
+    table.add_row("species selected", str(data["minerals"]))
+    table.add_row("spectra added", f"{data['added']} ({data['simulated_minerals']} species)")
+    table.add_row("already in MinDB", str(data["already_present"]))
+    table.add_row("skipped species (formula not simulable)", str(data["skipped"]))
+    if data["without_lines"]:
+        missing = ", ".join(data["elements_without_lines"])
+        table.add_row(
+            f"species with elements without lines ({missing})", str(data["without_lines"])
+        )
+    table.add_row("seconds", f"{data['seconds']:.1f}")
+    console.print(table)
+    for line in report.skipped_lines():
+        console.print(line, markup=False, soft_wrap=True)
+
+
 # ---------------------------------------------------------------------------------- spectra
 @spectra_app.command("info")
 def spectra_info(
