@@ -164,20 +164,69 @@ def build_samples(ds, y, index, formulas, rng, n_samples):
     return out
 
 
-def simulate_evidence(samples, preset, atomic, rng, draws) -> float:
-    """LIBS evidence (``draws`` random simulations per sample) and measured-chemistry evidence;
-    returns the seconds per LIBS spectrum."""
-    from lithoscope.physics.consistency import ChemistryEvidence
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(mirror: str, data_dir: str) -> None:
+    os.environ["LITHOSCOPE_DATA_DIR"] = data_dir
+    warnings.simplefilter("ignore")
+    from lithoscope.config import get_settings
+
+    get_settings.cache_clear()
+    from lithoscope.physics.libs import load_atomic_data
+
+    _WORKER["atomic"] = load_atomic_data(mirror=mirror)
+
+
+def _detect(job: tuple[dict[str, float], str, int, int]) -> list[list[tuple]]:
+    """Simulate ``draws`` LIBS spectra of a composition and detect their elements."""
     from lithoscope.physics.libs import detect_elements, simulate_random
 
+    composition, preset, seed, draws = job
+    atomic = _WORKER["atomic"]
+    sims = simulate_random(composition, draws, preset=preset, random_state=seed, atomic=atomic)
+    return [
+        [
+            (e.element, e.confidence, e.ratio, e.ambient)
+            for e in detect_elements(sim.spectrum, atomic=atomic).elements
+        ]
+        for sim in sims
+    ]
+
+
+@dataclass
+class Detected:
+    """The detected elements of one spectrum (all `ChemistryEvidence.from_detection` reads)."""
+
+    elements: list
+
+
+def simulate_evidence(samples, preset, mirror, rng, draws, jobs) -> float:
+    """LIBS evidence (``draws`` random simulations per sample, in ``jobs`` processes) and
+    measured-chemistry evidence; returns the seconds per LIBS spectrum."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from lithoscope.physics._libs_detect import DetectedElement
+    from lithoscope.physics.consistency import ChemistryEvidence
+
     started = time.perf_counter()
-    for s in samples:
-        sims = simulate_random(s.composition, draws, preset=preset, random_state=rng, atomic=atomic)
+    work = [(dict(s.composition.amounts), preset, int(rng.integers(2**31)), draws) for s in samples]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(mirror, os.environ["LITHOSCOPE_DATA_DIR"]),
+    ) as pool:
+        found = list(pool.map(_detect, work, chunksize=4))
+    for s, spectra in zip(samples, found, strict=True):
         s.libs = [
             ChemistryEvidence.from_detection(
-                detect_elements(sim.spectrum, atomic=atomic), preset=preset
+                Detected([DetectedElement(el, c, r, ambient=a) for el, c, r, a in elements]),
+                preset=preset,
             )
-            for sim in sims
+            for elements in spectra
         ]
         if s.measured is not None:
             s.chem = chemistry_evidence(s.measured)
@@ -284,14 +333,16 @@ def rerank_effect(samples, proba, row_of, classes, scores, strengths=STRENGTHS):
     return out
 
 
-def calibrate(ds, y, train, formulas, atomic, args) -> None:
+def calibrate(ds, y, train, formulas, args) -> None:
     """Miss rates, false detections and ratio spread on training samples (both presets)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     from lithoscope.physics.consistency import (
         LIBS_BLIND,
         ChemistryEvidence,
         check_consistency,
     )
-    from lithoscope.physics.libs import detect_elements, simulate_random
 
     rng = np.random.default_rng(args.seed + 100)
     samples = build_samples(ds, y, train, formulas, rng, args.calibration_samples)
@@ -303,11 +354,17 @@ def calibrate(ds, y, train, formulas, atomic, args) -> None:
         miss[preset] = defaultdict(lambda: [0, 0])
         false_conf[preset] = []
         started = time.perf_counter()
-        for s in samples:
-            sim = simulate_random(s.composition, 1, preset=preset, random_state=rng, atomic=atomic)
-            det = detect_elements(sim[0].spectrum, atomic=atomic)
-            conf = {e.element: e.confidence for e in det.elements}
-            ratio = {e.element: e.ratio for e in det.elements if e.ratio}
+        work = [(dict(s.composition.amounts), preset, int(rng.integers(2**31)), 1) for s in samples]
+        with ProcessPoolExecutor(
+            args.jobs,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(args.mirror, os.environ["LITHOSCOPE_DATA_DIR"]),
+        ) as pool:
+            found = list(pool.map(_detect, work, chunksize=4))
+        for s, spectra in zip(samples, found, strict=True):
+            conf = {el: c for el, c, _, _ in spectra[0]}
+            ratio = {el: r for el, _, r, _ in spectra[0] if r}
             wt = s.composition.element_wt_percent()
             amounts = s.composition.amounts
             for el, w in wt.items():
@@ -407,7 +464,8 @@ def main() -> None:
     parser.add_argument("--preset", default="handheld", choices=("handheld", "supercam"))
     parser.add_argument("--samples", type=int, default=300, help="held-out samples used")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", type=int, default=1, help="LIBS simulations per sample")
+    parser.add_argument("--draws", type=int, default=2, help="LIBS simulations per sample")
+    parser.add_argument("--jobs", type=int, default=2, help="processes for the LIBS simulations")
     parser.add_argument("--calibrate", action="store_true", help="print the LIBS calibration")
     parser.add_argument("--calibration-samples", type=int, default=600)
     args = parser.parse_args()
@@ -422,14 +480,14 @@ def main() -> None:
         from lithoscope.physics.libs import load_atomic_data
 
         started = time.perf_counter()
-        atomic = load_atomic_data(mirror=args.mirror)
+        load_atomic_data(mirror=args.mirror)  # into the data folder once, before the workers
         ds, y, train, test, formulas, _ = load(args.mirror)
         console.print(
             f"MinDB and Raman dataset: {len(y)} spectra, {len(train)} train / {len(test)} "
             f"held out, {time.perf_counter() - started:.0f} s"
         )
         if args.calibrate:
-            calibrate(ds, y, train, formulas, atomic, args)
+            calibrate(ds, y, train, formulas, args)
             return
         model = make_model("library", method="raman", axis=ds.axis)
         model.fit(ds.X[train], y[train], groups=ds.groups[train])
@@ -440,12 +498,13 @@ def main() -> None:
         samples = build_samples(ds, y, test, formulas, rng, args.samples)
         half = len(samples) // 2
         val, tst = samples[:half], samples[half:]
-        per = simulate_evidence(samples, args.preset, atomic, rng, args.draws)
+        per = simulate_evidence(samples, args.preset, args.mirror, rng, args.draws, args.jobs)
         choose_wrong(samples, proba, row_of, classes, formulas, rng)
         console.print(
             f"{len(samples)} held-out samples ({sum(s.source == 'measured' for s in samples)} "
             f"with measured chemistry), validation {len(val)} / test {len(tst)}; LIBS "
-            f"{args.preset}, {args.draws} draw(s) per sample, {per:.2f} s per spectrum"
+            f"{args.preset}, {args.draws} draw(s) per sample, {per:.2f} s per spectrum with "
+            f"{args.jobs} processes"
         )
         print(
             "| evidence | threshold | right flagged | wrong contradicting flagged | wrong all "
@@ -461,6 +520,13 @@ def main() -> None:
             print_controlled(f"{label}: flags at the validation threshold", rv, rt, threshold)
             if kind == "libs" and threshold != C.FLAG_BELOW:
                 print_controlled(f"{label}: flags at FLAG_BELOW", rv, rt, C.FLAG_BELOW)
+            for score, mineral, source, contradictions in sorted(rt["cases"]):
+                if score < threshold:
+                    console.print(
+                        f"  right answer flagged ({label}, test): {mineral} [{source}] "
+                        f"score {score:.3f}: {'; '.join(contradictions)}",
+                        markup=False,
+                    )
         console.print(
             f"validation thresholds (largest flagging < 5 % of right answers): {chosen}; "
             f"module FLAG_BELOW = {C.FLAG_BELOW}"

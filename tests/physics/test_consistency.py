@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import math
 
 import numpy as np
 import pytest
@@ -69,8 +70,11 @@ def test_libs_ratio_dominance_separates_almandine_from_pyrope():
     alm = check_consistency(ALMANDINE, ev, name="almandine")
     prp = check_consistency(PYROPE, ev, name="pyrope")
     assert prp.score == 1.0
-    assert alm.score < C.FLAG_BELOW
-    assert any("Mg" in c and "dominate" in c for c in alm.contradictions)
+    # Fe the formula's own, Mg the substituent: exp(ln(own / substituent) / scale)
+    assert_allclose(alm.score, math.exp(math.log(0.05 / 0.30) / C.RATIO_LOG_SCALE), rtol=1e-9)
+    assert alm.contradictions == (
+        "LIBS sees Mg 6 times Fe; almandine needs Fe to dominate that site",
+    )
 
 
 def test_foreign_element_detected_contradicts():
@@ -294,3 +298,31 @@ def test_simulated_libs_spectrum(atomic, formula, without_cation):
     other = check_consistency(without_cation, ev)
     assert other.score < C.FLAG_BELOW
     assert other.contradictions
+
+
+def test_miss_rates_by_preset():
+    assert C.miss_rates("supercam")["K"] > C.miss_rates("handheld")["K"]
+    default = C.miss_rates()
+    for table in C.LIBS_MISS_RATE.values():
+        for element, rate in table.items():
+            assert default[element] >= rate
+    with pytest.raises(InputError, match="preset 'chemcam' is not one of handheld, supercam"):
+        C.miss_rates("chemcam")
+    # the instrument decides how telling a missing K is
+    ev = {p: ChemistryEvidence.from_elements(["Fe"], preset=p) for p in ("handheld", "supercam")}
+    jarosite = "KFe3(SO4)2(OH)6"
+    assert check_consistency(jarosite, ev["handheld"]).score < 0.5
+    assert check_consistency(jarosite, ev["supercam"]).score > 0.5
+
+
+def test_nothing_detected_is_uninformative():
+    ev = ChemistryEvidence.from_detection(detection(("O", 1.0, None), ("H", 1.0, None)))
+    assert check_consistency(FORSTERITE, ev) == Consistency(1.0, ())
+
+
+def test_minor_extra_element_is_tolerated():
+    minor = detection(("Mg", 1.0, 0.6), ("Si", 1.0, 0.39), ("Cu", 1.0, 0.01))
+    assert check_consistency(FORSTERITE, ChemistryEvidence.from_detection(minor)).score == 1.0
+    major = detection(("Mg", 1.0, 0.4), ("Si", 1.0, 0.3), ("Cu", 1.0, 0.3))
+    result = check_consistency(FORSTERITE, ChemistryEvidence.from_detection(major))
+    assert result.score < C.FLAG_BELOW
