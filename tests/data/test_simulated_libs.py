@@ -138,16 +138,30 @@ def test_worker_processes_store_the_same_spectra(db_url, shared_data, atomic):
 
     with connect(db_url) as db:
         report = simulate_libs_references(
-            db, ["Halite", "Fluorite"], per_mineral=2, workers=2, mirror=shared_data, progress=False
+            db, ["Halite", "Fluorite"], per_mineral=1, workers=2, mirror=shared_data, progress=False
         )
-        assert report.added == 4 and report.workers == 2
+        assert report.added == 2 and report.workers == 2
         stored = {s.metadata["sample_id"]: s for s in db.spectra(method="libs")}
-    expected = simulate_mineral("Fluorite", "CaF2", [0, 1], atomic=atomic)
-    for spectrum in expected:
-        got = stored[spectrum.metadata["sample_id"]]
-        assert got.metadata["checksum"] == spectrum.metadata["checksum"]
-        assert_allclose(got.intensities, spectrum.intensities, rtol=0, atol=0)
-        assert_allclose(got.axis, spectrum.axis, rtol=0, atol=0)
+    (expected,) = simulate_mineral("Fluorite", "CaF2", [0], atomic=atomic)
+    got = stored["SIM-Fluorite-0"]
+    assert got.metadata["checksum"] == expected.metadata["checksum"]
+    assert_allclose(got.intensities, expected.intensities, rtol=0, atol=0)
+    assert_allclose(got.axis, expected.axis, rtol=0, atol=0)
+
+
+def test_with_spectra_selects_species_that_have_them(db_url, shared_data):
+    from lithoscope.mindb import connect
+
+    with connect(db_url) as db:
+        simulate_libs_references(db, ["Halite"], per_mineral=1, mirror=shared_data, progress=False)
+        report = simulate_libs_references(
+            db, with_spectra="libs", per_mineral=2, mirror=shared_data, progress=False
+        )
+        assert (report.minerals, report.added, report.already_present) == (1, 1, 1)
+        with pytest.raises(InputError, match="none of the species of --minerals has libs spectra"):
+            simulate_libs_references(
+                db, ["Quartz"], with_spectra="libs", mirror=shared_data, progress=False
+            )
 
 
 @pytest.mark.parametrize(

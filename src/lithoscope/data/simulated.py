@@ -19,7 +19,8 @@ process. Each spectrum is stored with `MinDB.add_spectra` as method ``libs``:
 * ``source``: ``"lithoscope LTE simulation (physics.libs)"`` (`SOURCE`);
 * ``sample_id``: ``SIM-<mineral>-<k>``: each draw is a sample of its own, so grouped splits may
   put two draws of a mineral on either side (they are independent measurements), and no draw
-  shares an id with a RRUFF sample;
+  shares an id with a RRUFF sample (draw ``k`` of another preset or seed shares it, and stays on
+  the same side);
 * ``checksum``: the sha256 of the recipe (generator, preset, seed, mineral, formula, ``k``), not
   of the numbers: a run skips what an earlier run stored before simulating anything, and an
   interrupted run resumes where it stopped (spectra are committed every ``chunk`` spectra);
@@ -41,14 +42,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from lithoscope.errors import InputError
 from lithoscope.methods import Method, parse_enum
-from lithoscope.mindb.queries import MinDB
 from lithoscope.spectra.spectrum import Spectrum
+
+if TYPE_CHECKING:  # not imported at run time: worker processes need no database code
+    from lithoscope.mindb.queries import MinDB
 
 __all__ = [
     "GENERATOR",
@@ -294,6 +297,11 @@ def _selected_species(
             raise InputError(
                 f"--with-spectra {method}: MinDB holds no {method} spectra linked to species; "
                 f"ingest some first ('lithoscope data ingest rruff-{method}') or use --all"
+            )
+        if wanted is not None and not wanted & having:
+            raise InputError(
+                f"--with-spectra {method}: none of the species of --minerals has {method} "
+                "spectra in MinDB; drop --with-spectra to simulate them anyway"
             )
         wanted = having if wanted is None else wanted & having
     chosen = formulas if wanted is None else {n: formulas[n] for n in wanted if n in formulas}
