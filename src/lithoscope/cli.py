@@ -12,6 +12,7 @@ import json
 import os
 import sys
 from collections import Counter
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -505,6 +506,13 @@ def train_command(
 _SAMPLE_FILE = "spectrum of the sample; with other --METHOD files: one fused answer."
 
 
+class GroupBy(StrEnum):
+    """How `identify` forms measurements from the files it is given."""
+
+    file = "file"
+    sample = "sample"
+
+
 @app.command("identify")
 def identify_command(
     files: Annotated[list[Path] | None, typer.Argument(help="Spectrum files.")] = None,
@@ -516,13 +524,15 @@ def identify_command(
     model: ModelRef = None,
     top: Annotated[int, typer.Option(min=1, help="Number of candidates.")] = 5,
     method: FileMethod = None,
-    group_by_sample: Annotated[
-        bool,
+    group_by: Annotated[
+        GroupBy,
         typer.Option(
-            "--group-by-sample",
-            help="Spectra of one sample (same RRUFF ID) form one measurement.",
+            "--group-by",
+            help="file: each spectrum is a measurement; sample: the spectra of one sample "
+            "(same sample ID, e.g. the RRUFF ID of the header) form one measurement, one "
+            "fused answer.",
         ),
-    ] = False,
+    ] = GroupBy.file,
     plot: Annotated[
         Path | None, typer.Option(help="Draw the spectrum over the best references (PNG).")
     ] = None,
@@ -593,7 +603,7 @@ def identify_command(
                 failed += 1
                 _error(exc)
                 continue
-            if group_by_sample:
+            if group_by is GroupBy.sample:
                 grouped.extend(spectra)  # files of one sample (Raman, IR, ...) join up below
             else:
                 for i, spectrum in enumerate(spectra):

@@ -173,7 +173,7 @@ def test_cli_groups_the_files_of_one_sample_in_a_folder(
     (folder / pair[0]).write_bytes(ir_zip.read(pair[0]))
     (folder / pair[1]).write_bytes(raman_zip.read(pair[1]))
     code, out, err = run(
-        monkeypatch, capsys, "identify", str(folder), "--group-by-sample", "--json"
+        monkeypatch, capsys, "identify", str(folder), "--group-by", "sample", "--json"
     )
     assert code == 0, err
     data = json.loads(out)
