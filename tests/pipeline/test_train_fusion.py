@@ -13,6 +13,7 @@ import pytest
 
 from lithoscope.data.ingest import ingest, ingest_ima
 from lithoscope.mindb import connect
+from lithoscope.models.fusion import late_fusion
 from lithoscope.pipeline.bundle import IdentificationModel
 from lithoscope.pipeline.identify import identify_batch
 from lithoscope.pipeline.registry import Registry
@@ -93,3 +94,13 @@ def test_raman_and_ir_trained_together_give_fused_sets(zips, tmp_path):
     assert answer.unknown is not None and answer.unknown_score is not None
     assert again.fusion.unknown is not None
     assert not any("no prediction set" in w for w in answer.warnings)
+    # the late-fusion weights chosen on calibration samples travel in the bundle and are used
+    weights = again.fusion.weights
+    assert weights == bundle.fusion.weights
+    assert weights is not None, "31 calibration samples have both methods: weights are chosen"
+    assert set(weights) == {"raman", "ir"}
+    assert all(np.isfinite(w) and w >= 0 for w in weights.values())
+    parts = {m: (r.classes, r.proba[None, :]) for m, r in answer.by_method.items()}
+    _, expected = late_fusion(parts, classes=again.fusion.classes, weights=weights)
+    np.testing.assert_allclose(answer.proba, expected[0], rtol=1e-12, atol=1e-15)
+    assert result.calibration["fusion"]["weights"] == weights

@@ -163,6 +163,9 @@ class FusionCalibration:
     summary : dict
     unknown : UnknownDetector, optional
         The unknown-mineral threshold on the fused probabilities (``max_proba``).
+    weights : dict of str to float, optional
+        Per-method weights of `late_fusion` chosen on the calibration samples
+        (`fit_fusion_weights`); None: equal weights.
     """
 
     methods: tuple[str, ...]
@@ -170,6 +173,7 @@ class FusionCalibration:
     conformal: Any
     summary: dict[str, Any] = field(default_factory=dict)
     unknown: Any = None
+    weights: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +181,7 @@ class FusionCalibration:
             "classes": [str(c) for c in self.classes],
             "conformal": self.conformal.to_dict(),
             "unknown": self.unknown.to_dict() if self.unknown is not None else None,
+            "weights": self.weights,
             "summary": self.summary,
         }
 
@@ -192,8 +197,9 @@ class FusionCalibration:
                 ConformalPredictor.from_dict(doc["conformal"]),
                 dict(doc.get("summary") or {}),
                 UnknownDetector.from_dict(unknown) if unknown is not None else None,
+                _weights(doc.get("weights")),
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"fusion calibration is incomplete or invalid: {exc}") from None
 
 
@@ -416,6 +422,16 @@ class IdentificationModel:
 
 
 # ---------------------------------------------------------------------- helpers
+def _weights(doc: Any) -> dict[str, float] | None:
+    """Late-fusion weights read from fusion.json: finite and non-negative, or None."""
+    if doc is None:
+        return None
+    weights = {str(m): float(w) for m, w in dict(doc).items()}
+    if not all(np.isfinite(w) and w >= 0 for w in weights.values()):
+        raise ValueError(f"weights must be finite and non-negative, got {weights}")
+    return weights
+
+
 def _method(value: Any) -> str:
     return parse_enum(Method, value, "method").value
 

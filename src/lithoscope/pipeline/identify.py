@@ -611,11 +611,13 @@ def fuse_methods(
     """The fused answer of one measurement from its per-method answers (late fusion).
 
     The methods' probabilities (before any planetary prior) are multiplied over the union of
-    their minerals (`lithoscope.models.fusion.late_fusion`); a planetary context is applied once,
-    to the fused posterior (each method's `ContextPrior` says which of its minerals are reported
-    on the body; the strongest strength is used). The answer is "unknown" only when every
-    method calls the spectrum unknown, unless ``fusion`` (a `FusionCalibration` of a bundle
-    whose methods were trained together) has an unknown detector of the fused answer. The
+    their minerals (`lithoscope.models.fusion.late_fusion`; each raised to the per-method weight
+    that ``fusion`` chose on its calibration samples, else equal); a planetary context is
+    applied once, to the fused posterior (each method's `ContextPrior` says which of its
+    minerals are reported on the body; the strongest strength is used). The answer is
+    "unknown" only when every method calls the spectrum unknown, unless ``fusion`` (a
+    `FusionCalibration` of a bundle whose methods were trained together) has an unknown
+    detector of the fused answer. The
     prediction set comes from ``fusion`` too; separately trained models have none, and the
     answer says so.
     """
@@ -637,7 +639,9 @@ def fuse_methods(
         return result
     fused_classes = fusion.classes if fusion is not None else None
     classes, proba = late_fusion(
-        {m: (r.classes, r.proba[None, :]) for m, r in usable.items()}, classes=fused_classes
+        {m: (r.classes, r.proba[None, :]) for m, r in usable.items()},
+        classes=fused_classes,
+        weights=fusion.weights if fusion is not None else None,
     )
     proba = fused_raw = proba[0]
     if fusion is not None and body_of(context) is None:

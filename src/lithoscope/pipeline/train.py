@@ -237,7 +237,7 @@ def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
     its methods (the others missing), labelled with its mineral (samples whose methods disagree
     on the mineral are left out).
     """
-    from lithoscope.models.fusion import late_fusion
+    from lithoscope.models.fusion import fit_fusion_weights, late_fusion
 
     rows: dict[str, dict[str, int]] = {}
     label: dict[str, str] = {}
@@ -262,16 +262,25 @@ def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
             X = t.dataset.X[[rows[samples[k]][method] for k in present]]
             proba[present] = t.part.estimator.predict_proba(X)
         parts[method] = (t.part.classes, proba)
-    classes, fused = late_fusion(parts)
-    y_index, known = labels_to_index(classes, [label[g] for g in samples])
+    truth = [label[g] for g in samples]
+    n_methods = [len(rows[g]) for g in samples]
+    weights = None
+    if len(parts) > 1 and sum(n > 1 for n in n_methods) >= 10:
+        # the weights matter where methods meet: chosen on the samples that have several
+        several = np.flatnonzero(np.asarray(n_methods) > 1)
+        weights = fit_fusion_weights(
+            {m: (c, p[several]) for m, (c, p) in parts.items()}, [truth[k] for k in several]
+        )
+    classes, fused = late_fusion(parts, weights=weights)
+    y_index, known = labels_to_index(classes, truth)
     if known.sum() < 10:
         return None
     conformal = ConformalPredictor(method="lac").calibrate(fused[known], y_index)
-    n_methods = [len(rows[g]) for g in samples]
     summary: dict[str, Any] = {
         "n_calibration_samples": int(known.sum()),
         "samples_with_several_methods": int(sum(n > 1 for n in n_methods)),
         "conformal_method": "lac",
+        "weights": weights or "equal (too few samples with several methods to choose them)",
     }
     unknown = None
     try:
@@ -279,7 +288,7 @@ def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
         summary["unknown_score"] = "max_proba"
     except InputError as exc:  # too few calibration samples for the rate
         summary["unknown"] = {"skipped": str(exc)}
-    return FusionCalibration(tuple(parts), classes, conformal, summary, unknown)
+    return FusionCalibration(tuple(parts), classes, conformal, summary, unknown, weights)
 
 
 def _checksums_digest(dataset: Dataset) -> str:
