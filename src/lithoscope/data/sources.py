@@ -274,6 +274,30 @@ SOURCES: dict[str, DataSource] = {
             ),
         ),
         DataSource(
+            name="korda2024",
+            description=(
+                "674 RELAB-based VNIR spectra (450-2450 nm) of olivine, pyroxenes, plagioclase, "
+                "their mixtures, meteorites and returned lunar samples, with modal OL/OPX/CPX/PLG "
+                "and Fo/Fs/Wo/An labels; public origin GitHub Sirrah91/Asteroid-spectra commit "
+                "0816f706ec1b5f133b4f49bb927eaeee60b296ee v3.0/datasets (npz with pickled "
+                "metadata), converted to CSV, so mirror only."
+            ),
+            citation=(
+                "Korda D. & Kohout T. (2024) Planet. Sci. J. 5:85, doi:10.3847/PSJ/ad2685; "
+                "Korda D. et al. (2023) A&A 669:A101; RELAB Spectral Library Bundle, "
+                "doi:10.17189/1519032"
+            ),
+            files=_files(
+                "vnir",
+                {
+                    "korda2024_relab_silicates_denoised_450-2450nm.csv": "spectra",
+                    "korda2024_relab_silicates_denoised_norm550_450-2450nm.csv": "spectra",
+                    "korda2024_relab_silicates_metadata.csv": "metadata",
+                    "korda2024_relab_silicates_labels.csv": "metadata",
+                },
+            ),
+        ),
+        DataSource(
             name="atomic-lines",
             description=(
                 "Atomic data for LIBS physics: NIST ASD lines, levels and ionisation energies, "
