@@ -3,7 +3,8 @@
 Usage:
     python benchmarks/fusion.py [--mirror ../shared/data] [--raman-model library|cnn|ensemble]
                                 [--folds 5] [--libs-refs 3] [--epochs 40] [--no-intermediate]
-                                [--check-tuning 300] [--jobs 2] [--seed 0] [--cache DIR]
+                                [--check-candidates 100] [--check-tuning 300] [--jobs 2]
+                                [--seed 0] [--cache DIR]
                                 [--data-dir DIR] [--evaluate test|validation]
 
 Data (a temporary MinDB filled from the mirror, as benchmarks/identification.py):
@@ -43,10 +44,11 @@ Models (each accepts any subset of methods):
   late       `late_fusion` product of experts with equal weights and with weights chosen out of
              fold (`fit_fusion_weights`); stacking (`StackedFusion`: a conditional logit over the
              candidates of every method, trained on every subset of the methods);
-  + check    each strategy's 10 best candidates re-ranked (`rerank`) by the stoichiometric
-             consistency of their MinDB formula with the elements `detect_elements` finds in
-             the LIBS spectrum (`lithoscope.physics.consistency`); "check only" uses LIBS for
-             the check alone (the fused answer of the other methods, re-ranked).
+  + check    each strategy's ``--check-candidates`` (100) best candidates re-ranked (`rerank`)
+             by the stoichiometric consistency of their MinDB formula with the elements
+             `detect_elements` finds in the LIBS spectrum (`lithoscope.physics.consistency`);
+             "check only" uses LIBS for the check alone (the fused answer of the other methods,
+             re-ranked).
 Reported per method subset, on the test samples that have those methods: top-1 and top-3 of
 each strategy (with and without the check) and of the best single method on the same samples;
 the out-of-fold ranking of the strategies (the best there is the one held to the targets); why
@@ -712,7 +714,7 @@ class Checker:
         from lithoscope.physics.consistency import check_consistency
 
         out = np.full(proba.shape, np.nan)
-        top = np.argsort(-proba, axis=1)[:, : self.k]
+        top = np.argpartition(-proba, min(self.k, proba.shape[1]) - 1, axis=1)[:, : self.k]
         for r, (s, cands) in enumerate(zip(idx.tolist(), top, strict=True)):
             evidence = self.evidence.get(s)
             if evidence is None:
@@ -805,6 +807,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="split seed")
     parser.add_argument("--epochs", type=int, default=40, help="intermediate network epochs")
     parser.add_argument("--no-intermediate", action="store_true", help="skip the Keras network")
+    parser.add_argument(
+        "--check-candidates",
+        type=int,
+        default=100,
+        help="candidates per sample whose formula the consistency check scores",
+    )
     parser.add_argument(
         "--check-tuning",
         type=int,
@@ -939,7 +947,9 @@ def main() -> None:
 
         checker = None
         if consistency_available():
-            checker = Checker(data, libs["raw"], libs["axis"], formulas, classes, k=10)
+            checker = Checker(
+                data, libs["raw"], libs["axis"], formulas, classes, k=args.check_candidates
+            )
             pool = np.concatenate([p.idx for p in oof_fit])
             tuning = np.random.default_rng(3).choice(
                 pool, size=min(args.check_tuning, pool.size), replace=False
