@@ -91,7 +91,7 @@ def _read_rows(text: str, where: str) -> dict[str, Assemblage]:
                 f"{where}:{line}: expected 0 <= min_vol <= max_vol <= 100 and at least one "
                 f"species, got {lo}, {hi}, {row['species']!r}"
             )
-        body, slots = rows.setdefault(row["rock"], (row["body"], []))
+        slots = rows.setdefault(row["rock"], (row["body"], []))[1]
         slots.append(Slot(row["slot"], species, lo, hi, row["source"]))
     return {rock: Assemblage(rock, body, tuple(slots)) for rock, (body, slots) in rows.items()}
 
