@@ -11,8 +11,9 @@ Conventions and where lithoscope deviates or where ROCKS.md is imprecise
 * **On a boundary.** LM02 draws lines, not inequalities. A coordinate exactly on a boundary is
   put in the field on the *lower* side of that coordinate (Q = 20 -> quartz monzonite side,
   Ol = 90 -> peridotite, plagioclase = 90 -> leuco-gabbroic rock, An = 50 -> diorite), with a
-  tolerance of 1e-9 vol % for rounding. The one exception is LM02's own wording "M equal to or
-  greater than 90" for ultramafic rocks, kept as written.
+  tolerance of 1e-9 vol % for rounding. Exceptions: LM02's own wording "M equal to or greater
+  than 90" for ultramafic rocks, kept as written; and the anorthosite limit of QAPF field 10,
+  read as "plagioclase > 90" (the gabbroic triangles' wording), so M = 10 is not anorthosite.
 * **QAPF lower triangle.** ROCKS.md gives the P/(A+P) steps of fields 11-14 as "same steps"
   (10/35/65/90); LM02's foid fields 11-14 are bounded at P/(A+P) = 10, 50, 90 (four fields),
   and that is what is used here. Fields 6'-10' (F <= 10) use 10/35/65/90.
@@ -359,6 +360,10 @@ _FOID_VOLCANIC = ("phonolite", "tephritic phonolite", "phonolitic {bt}", "{bt}")
 _UPPER_VOLCANIC = ("alkali-feldspar rhyolite", "rhyolite", "rhyolite", "dacite", "dacite")
 
 
+#: Volcanic field-15 names after the one feldspathoid present [LM02]; others stay "foidite".
+_FOIDITES = {"nepheline": "nephelinite", "leucite": "leucitite"}
+
+
 def _column(r: float, bounds: tuple[float, ...]) -> int:
     return sum(1 for b in bounds if _above(r, b))
 
@@ -411,8 +416,12 @@ def _qapf(ctx: _Ctx) -> RockName:
     else:
         if _above(apex_t, 60.0):
             ctx.steps.append(f"F {_f(apex_t)} > 60: field 15")
-            name = "foidite" if ctx.volcanic else "foidolite"
-            return ctx.rock(_foid(ctx, name), "iugs-qapf", "15")
+            names = ctx.asm.names("feldspathoid")
+            if ctx.volcanic:
+                name = _FOIDITES.get(names[0], "foidite") if len(names) == 1 else "foidite"
+            else:
+                name = "foidolite"
+            return ctx.rock(name, "iugs-qapf", "15")
         if _above(apex_t, 10.0):
             col = _column(r, (10, 50, 90))
             field = str(11 + col)
@@ -428,7 +437,7 @@ def _qapf(ctx: _Ctx) -> RockName:
         )
         lead = "" if ctx.volcanic and col >= 3 else _foid(ctx, "foid-bearing ")
     template = (_MIDDLE_VOLCANIC if ctx.volcanic else _MIDDLE_PLUTONIC)[col]
-    if not ctx.volcanic and col == 4 and not _above(ctx.m, 10.0):
+    if not ctx.volcanic and col == 4 and ctx.m < 10.0 - _TOL:
         ctx.steps.append(f"M {_f(ctx.m)} < 10 with P/(A+P) > 90: anorthosite [LM02]")
         return ctx.rock(f"{lead}anorthosite", "iugs-qapf", field)
     if not ctx.volcanic and field == "10":
