@@ -44,6 +44,8 @@ libs_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(libs_app, name="libs")
+rock_app = typer.Typer(help="Rocks: name a rock from its mineral modes.", no_args_is_help=True)
+app.add_typer(rock_app, name="rock")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -1080,6 +1082,53 @@ _OS_ERROR_FIXES = {
     errno.EEXIST: "a file stands where a folder is needed; move it away or choose another path",
     errno.EISDIR: "a folder stands where a file is needed; choose another path",
 }
+
+
+def _rock_modes(pairs: list[str]) -> dict[str, float]:
+    """``["olivine=60", ...]`` -> ``{"olivine": 60.0}``; bad syntax is a one-line error."""
+    modes: dict[str, float] = {}
+    for pair in pairs:
+        mineral, sep, percent = pair.rpartition("=")
+        try:
+            value = float(percent.strip().removesuffix("%"))
+        except ValueError:
+            value = None
+        if not sep or not mineral.strip() or value is None:
+            raise InputError(f"--mode {pair!r}: expected MINERAL=PERCENT, e.g. --mode olivine=60")
+        if mineral.strip() in modes:
+            raise InputError(f"--mode {pair!r}: {mineral.strip()} is given twice; give it once")
+        modes[mineral.strip()] = value
+    return modes
+
+
+@rock_app.command("name")
+def rock_name(
+    mode: Annotated[
+        list[str],
+        typer.Option("--mode", help="MINERAL=PERCENT (vol %); repeat for each mineral."),
+    ],
+    body: Annotated[
+        str | None, typer.Option(help="moon, mars or meteorite: name by planetary classes.")
+    ] = None,
+    an: Annotated[float | None, typer.Option("--an", help="Plagioclase An, mol %.")] = None,
+    volcanic: Annotated[
+        bool, typer.Option("--volcanic", help="Volcanic QAPF names (basalt, rhyolite ...).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Name a rock from its modal mineralogy (IUGS, lunar, Martian, chondrite), with reasons."""
+    from rich.markup import escape
+
+    from lithoscope.rocks import name_rock
+
+    rock = name_rock(_rock_modes(mode), body=body, plagioclase_an=an, volcanic=volcanic)
+    if as_json:
+        _print_json(rock.to_json())
+        return
+    field = f", field {rock.field}" if rock.field else ""
+    console.print(f"[bold]{escape(rock.name)}[/bold]  ({escape(rock.scheme)}{escape(field)})")
+    for i, step in enumerate(rock.reasoning, start=1):
+        console.print(f"  {i}. {step}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _os_error_line(exc: OSError) -> str:
