@@ -479,6 +479,14 @@ def train_command(
     default: Annotated[
         bool, typer.Option("--default", help="Make it the default model of the method.")
     ] = False,
+    mixture: Annotated[
+        bool,
+        typer.Option(
+            "--mixture",
+            help="Also fit a mixture model (unmixing of rock-forming minerals) for "
+            "identify --mixture.",
+        ),
+    ] = False,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -494,6 +502,7 @@ def train_command(
                 name=name,
                 min_spectra_per_mineral=min_spectra,
                 make_default=default,
+                mixture=mixture,
             )
     data = result.to_dict()
     if as_json:
@@ -561,11 +570,19 @@ def identify_command(
             "rank higher, others are marked (never excluded)."
         ),
     ] = None,
+    mixture: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A spectrum of a rock or mixture (repeatable): the minerals present with "
+            "probability and vol %, and the rock name (needs a model trained with --mixture)."
+        ),
+    ] = None,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Which mineral is it? Candidates with probabilities, a conformal prediction set, an
-    unknown verdict, an explanation (--json) and MinDB facts."""
+    unknown verdict, an explanation (--json) and MinDB facts; with --mixture, the minerals of a
+    rock, their abundances and the rock name."""
     import warnings
 
     from lithoscope.pipeline.identify import IdentifyCache, identify_batch
@@ -580,6 +597,13 @@ def identify_command(
         context = Context(body=body)
     except LithoscopeError as exc:
         raise LithoscopeError(f"--body: {exc}") from None
+    if mixture:
+        if files or raman or ir or libs or vnir or xrd:
+            raise LithoscopeError(
+                "--mixture takes the rock's spectra itself; give the other files in another call"
+            )
+        _identify_mixtures(mixture, method, model, context, plot, overwrite, database_url, as_json)
+        return
     failed = 0
     measurements: list[Measurement] = []
     given = {"raman": raman, "ir": ir, "libs": libs, "vnir": vnir, "xrd": xrd}
@@ -669,6 +693,91 @@ def identify_command(
                     _plot(result, bundles, out, db, overwrite)
     if failed:
         raise typer.Exit(1)
+
+
+def _identify_mixtures(
+    paths: list[Path],
+    method: Any,
+    model: str | None,
+    context: Any,
+    plot: Path | None,
+    overwrite: bool,
+    database_url: str | None,
+    as_json: bool,
+) -> None:
+    """``identify --mixture``: read, unmix, render (and plot) each spectrum."""
+    import warnings
+
+    from lithoscope.pipeline.mixture import identify_mixtures
+    from lithoscope.pipeline.registry import Registry
+    from lithoscope.spectra.io import read_spectra
+    from lithoscope.spectra.measurement import Measurement
+
+    failed = 0
+    measurements = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for path in _expand_folders(paths):
+            try:
+                spectra = read_spectra(path, method=method)
+            except LithoscopeError as exc:
+                failed += 1
+                _error(exc)
+                continue
+            for i, spectrum in enumerate(spectra):
+                label = str(path) if len(spectra) == 1 else f"{path}#{i + 1}"
+                measurements.append(Measurement.of(spectrum, name=label, context=context))
+        registry = Registry()
+        loaded: dict[str, Any] = {}
+
+        def bundle_of(meth: str) -> Any:
+            if meth not in loaded:
+                loaded[meth] = registry.load(model, method=meth)[0]
+            return loaded[meth]
+
+        with _connect(database_url) as db:
+            results = identify_mixtures(measurements, bundle_of, facts=db.summaries)
+        _warn(caught)
+    n_plots = 0
+    for result in results:
+        for text in result.warnings:
+            err_console.print(f"warning: {result.input}: {text}", markup=False, soft_wrap=True)
+        if result.refused is not None:
+            failed += 1
+            _error(f"{result.input}: not unmixed: {result.refused}")
+        if as_json:
+            _print_json(result.to_json())
+        elif result.refused is None:
+            _render_mixture(result.to_json())
+        if plot is not None and result.refused is None:
+            from lithoscope.pipeline.plots import plot_mixture
+
+            n_plots += 1
+            out = plot if n_plots == 1 else plot.with_name(f"{plot.stem}-{n_plots}{plot.suffix}")
+            plot_mixture(result, out, overwrite=overwrite)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _render_mixture(data: dict[str, Any]) -> None:
+    table = Table(title=f"{data['input']} ({data['method']} mixture, {data['model']})")
+    for col in ("mineral", "present", "probability", "vol %", "+-", "formula"):
+        table.add_column(col)
+    for m in data["minerals"]:
+        table.add_row(
+            m["mineral"],
+            "yes" if m["present"] else "possible",
+            f"{m['present_probability']:.2f}",
+            f"{m['abundance']:.1f}" if m["present"] else "-",
+            f"{m['abundance_sd']:.1f}" if m["present"] else "-",
+            m.get("formula") or "",
+        )
+    console.print(table)
+    rock = data.get("rock")
+    if rock:
+        console.print(f"[bold]{rock['name']}[/bold] ({rock['scheme']}, field {rock['field']})")
+        for step in rock["reasoning"]:
+            console.print(f"  - {step}", markup=False)
 
 
 def _expand_folders(paths: list[Path]) -> list[Path]:

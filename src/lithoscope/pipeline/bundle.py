@@ -15,6 +15,7 @@ On disk (after MLflow's ``MLmodel`` and Keras' ``.keras``) a bundle is a folder:
     raman/context.json              planetary-context prior (`ContextPrior`), if MinDB had any
     raman/groups.json               species -> group, for answers at group level
     raman/composition.json          solid-solution composition from band positions (Raman)
+    raman/mixture/...               `MixtureModel.save` (``train --mixture``): unmixer, network
     fusion.json                     several methods trained together: the fused answer's sets
 
 The manifest records the schema version, the lithoscope version that wrote it, the methods with
@@ -80,6 +81,8 @@ class MethodModel:
         Species -> the group it answers to when species cannot be told apart.
     composition : CompositionEstimator, optional
         Olivine Fo, pyroxene En/Fs/Wo and plagioclase An from band positions.
+    mixture : MixtureModel, optional
+        Minerals and abundances of mixture spectra (``identify --mixture``).
     """
 
     method: str
@@ -91,6 +94,7 @@ class MethodModel:
     context: Any = None
     groups: dict[str, str] | None = None
     composition: Any = None
+    mixture: Any = None
 
     def __post_init__(self) -> None:
         self.method = _method(self.method)
@@ -295,6 +299,7 @@ class IdentificationModel:
                 "context": None,
                 "groups": None,
                 "composition": None,
+                "mixture": None,
                 "calibration": part.calibration,
                 "classes": len(part.classes),
             }
@@ -315,6 +320,9 @@ class IdentificationModel:
             if part.composition is not None:
                 entry["composition"] = f"{method}/composition.json"
                 write_json(folder / entry["composition"], part.composition.to_dict())
+            if part.mixture is not None:
+                entry["mixture"] = f"{method}/mixture"
+                part.mixture.save(folder / entry["mixture"])
             methods[method] = entry
         fusion = None
         if self.fusion is not None:
@@ -369,7 +377,7 @@ class IdentificationModel:
 
         parts = {}
         for method, entry in manifest["methods"].items():
-            conformal = unknown = context = groups = composition = None
+            conformal = unknown = context = groups = composition = mixture = None
             try:
                 estimator = load_model(path / entry["estimator"])
                 preprocessing = read_json(path / entry["preprocessing"], what="preprocessing")
@@ -393,6 +401,10 @@ class IdentificationModel:
                     composition = CompositionEstimator.from_dict(
                         read_json(path / entry["composition"], what="composition estimator")
                     )
+                if entry.get("mixture"):
+                    from lithoscope.models.mixture import MixtureModel
+
+                    mixture = MixtureModel.load(path / entry["mixture"])
             except (KeyError, TypeError) as exc:
                 raise InputError(
                     f"{path / MANIFEST}: the {method} entry is incomplete ({exc}); retrain or "
@@ -410,6 +422,7 @@ class IdentificationModel:
                 context,
                 groups,
                 composition,
+                mixture,
             )
         fusion = None
         if manifest.get("fusion"):

@@ -12,7 +12,7 @@ from lithoscope.errors import InputError
 from lithoscope.mindb.queries import MinDB
 from lithoscope.spectra.spectrum import Spectrum
 
-__all__ = ["best_references", "plot_identification"]
+__all__ = ["best_references", "plot_identification", "plot_mixture"]
 
 
 def best_references(
@@ -167,6 +167,75 @@ def plot_identification(
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         # "x": a file that appeared while plotting is not overwritten either
+        with path.open("wb" if overwrite else "xb") as handle:
+            fig.savefig(handle, format=path.suffix[1:].lower(), dpi=120, bbox_inches="tight")
+    except FileExistsError:
+        raise InputError(_exists(path)) from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+def plot_mixture(result: Any, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Plot a mixture answer: the preprocessed spectrum, the fitted mixture, each present
+    mineral's contribution and the residual; the title names the rock.
+
+    Parameters
+    ----------
+    result : MixtureResult
+        From `lithoscope.pipeline.mixture.identify_mixtures` (not refused).
+    path : str or Path
+        ``.png``, ``.svg`` or ``.pdf``.
+    overwrite : bool, default=False
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    InputError
+        Unsupported suffix, an existing ``path`` without ``overwrite``, or a refused result.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    if path.suffix.lower() not in {".png", ".svg", ".pdf"}:
+        raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    if path.exists() and not overwrite:
+        raise InputError(_exists(path))
+    if result.spectrum is None or result.fitted is None:
+        raise InputError(f"{result.input}: nothing to plot ({result.refused or 'no fit'})")
+    x, y, fit = np.asarray(result.axis), np.asarray(result.spectrum), np.asarray(result.fitted)
+    fig, (ax, res) = plt.subplots(
+        2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [4, 1]}
+    )
+    ax.plot(x, y, color="black", lw=1.2, label=result.input.rsplit("/", 1)[-1])
+    ax.plot(x, fit, color="tab:red", lw=1, ls="--", label="fitted mixture")
+    abundance = {m["mineral"]: m for m in result.minerals}
+    offset = 0.0
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, comp) in enumerate(result.components.items()):
+        offset -= 0.6
+        m = abundance[name]
+        label = f"{name}  {m['abundance']:.0f} +- {m['abundance_sd']:.0f} vol %"
+        ax.plot(x, np.asarray(comp) + offset, color=colors[i % len(colors)], lw=1, label=label)
+    ax.set_ylabel("normalised intensity (components offset)")
+    ax.set_yticks([])
+    title = f"{result.method} mixture with {result.model}"
+    if result.rock:
+        title += f"\nrock: {result.rock['name']} ({result.rock['scheme']}, {result.rock['field']})"
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    res.plot(x, y - fit, color="gray", lw=0.8)
+    res.axhline(0, color="black", lw=0.5)
+    res.set_ylabel("residual")
+    res.set_xlabel("axis" if result.method is None else f"{result.method} axis")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
         with path.open("wb" if overwrite else "xb") as handle:
             fig.savefig(handle, format=path.suffix[1:].lower(), dpi=120, bbox_inches="tight")
     except FileExistsError:

@@ -61,6 +61,7 @@ def train(
     params: dict[str, Any] | None = None,
     make_default: bool = False,
     calibration_size: float = 0.15,
+    mixture: bool = False,
 ) -> TrainResult:
     """Train a ``kind`` model on MinDB's ``method`` spectra and register it as a bundle.
 
@@ -74,6 +75,10 @@ def train(
     `IdentificationModel`) records the dataset version, the data checksums, the training
     configuration and the metrics, and is registered as a new version of ``name`` (default
     ``<method>-<kind>``).
+
+    With ``mixture`` each method also gets a mixture model (`fit_mixture_model`): the unmixer
+    of the rock-forming minerals' training spectra, its presence thresholds chosen on mixtures
+    of calibration spectra (``identify --mixture``).
     """
     methods = [parse_enum(Method, m.strip(), "--method").value for m in str(method).split(",")]
     if len(set(methods)) != len(methods):
@@ -90,6 +95,7 @@ def train(
             min_spectra_per_mineral=min_spectra_per_mineral,
             calibration_size=calibration_size,
             shared_split=len(methods) > 1,
+            mixture=mixture,
         )
         for m in methods
     ]
@@ -102,6 +108,7 @@ def train(
         "calibration_size": calibration_size,
         "split_random_state": 0,
         "split": "by sample id hash" if len(methods) > 1 else "grouped_split",
+        "mixture": mixture,
     }
     first = trained[0]
     provenance = {
@@ -159,6 +166,7 @@ def _train_part(
     min_spectra_per_mineral: int,
     calibration_size: float,
     shared_split: bool,
+    mixture: bool = False,
 ) -> _Part:
     """One method's fitted and calibrated `MethodModel`."""
     model = make_model(kind, method=method, **(params or {}))
@@ -209,6 +217,19 @@ def _train_part(
             composition = fit_from_mindb(db, pipeline=pipe)
         except InputError as exc:  # too few spectra with measured chemistry
             calibration["composition"] = {"skipped": str(exc)}
+    mixture_model = None
+    if mixture:
+        from lithoscope.pipeline.mixture import fit_mixture_model
+
+        mixture_model = fit_mixture_model(
+            dataset.X,
+            dataset.y,
+            np.asarray(dataset.axis),
+            fit_idx,
+            cal_idx,
+            groups=db.species_groups(mixture_species_of(dataset)),
+        )
+        calibration["mixture"] = mixture_model.summary
     metrics = {"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)}
     model.set_provenance(
         dataset_version=dataset.version,
@@ -226,8 +247,16 @@ def _train_part(
         context,
         groups,
         composition,
+        mixture_model,
     )
     return _Part(part, dataset, cal_idx, len(fit_set))
+
+
+def mixture_species_of(dataset: Dataset) -> list[str]:
+    """The rock-forming minerals (of the planetary rock types) the dataset holds."""
+    from lithoscope.pipeline.mixture import mixture_species
+
+    return mixture_species(np.unique(dataset.y).tolist())
 
 
 def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:

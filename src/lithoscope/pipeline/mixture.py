@@ -1,0 +1,320 @@
+"""Mixtures and rocks: which minerals a spectrum of a rock holds, how much of each, the rock name.
+
+Training (`fit_mixture_model`, called by ``lithoscope train --mixture``): the bundle's method
+gets a `MixtureModel` whose reference library is the training-side spectra of the minerals of
+real planetary rock types (`lithoscope.data.mixtures.load_assemblages`) that MinDB holds spectra
+of. The unmixer's per-mineral presence thresholds are chosen (best F1) on synthetic mixtures of
+2-4 minerals built from the calibration-side spectra only, so no spectrum both teaches and
+judges.
+
+Serving (`identify_mixtures`): one preprocessing call and one unmixing call per batch; per
+spectrum the minerals present (with probability, volume % and its sd), and the rock they make
+(`lithoscope.rocks.name_rock` on the modal mineralogy, with the planetary context of the
+measurement). `MixtureResult.to_json` is the JSON contract of ``identify --mixture --json``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lithoscope.errors import InputError, LithoscopeError
+
+__all__ = [
+    "MixtureResult",
+    "fit_mixture_model",
+    "identify_mixtures",
+    "mixture_species",
+]
+
+#: minerals shown besides the present ones: presence probability at least this
+SHOW_POSSIBLE = 0.2
+
+
+def mixture_species(classes: Sequence[str]) -> list[str]:
+    """The minerals of the planetary rock types (`load_assemblages`) among ``classes``."""
+    from lithoscope.data.mixtures import assemblage_species
+
+    wanted = {s.lower() for s in assemblage_species()}
+    return sorted(str(c) for c in classes if str(c).lower() in wanted)
+
+
+def fit_mixture_model(
+    X: np.ndarray,
+    y: np.ndarray,
+    axis: np.ndarray,
+    fit_idx: np.ndarray,
+    cal_idx: np.ndarray,
+    *,
+    groups: dict[str, str | None] | None = None,
+    n_validation: int = 600,
+    random_state: int = 0,
+) -> Any:
+    """A `MixtureModel` on the rock-forming minerals of a method's preprocessed spectra.
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+        Preprocessed spectra of the dataset.
+    y : ndarray of str (n,)
+        Their minerals.
+    axis : ndarray (p,)
+    fit_idx, cal_idx : ndarray of int
+        Training side (references) and calibration side (validation mixtures).
+    groups : dict, optional
+        Species -> group (`MinDB.species_groups`), for group-level Raman efficiencies.
+    n_validation : int, default=600
+        Validation mixtures that choose the presence thresholds.
+    random_state : int, default=0
+
+    Returns
+    -------
+    MixtureModel
+
+    Raises
+    ------
+    InputError
+        Fewer than two rock-forming minerals with training spectra.
+    """
+    from lithoscope.data.mixtures import make_mixtures
+    from lithoscope.models.mixture import MixtureModel
+    from lithoscope.models.unmixing import NNLSUnmixer
+    from lithoscope.physics.mixing import efficiencies_for
+
+    y = np.asarray(y).astype(str)
+    species = mixture_species(np.unique(y[fit_idx]))
+    if len(species) < 2:
+        raise InputError(
+            f"MinDB holds training spectra of {len(species)} rock-forming mineral(s) of the "
+            "planetary rock types; a mixture model needs at least 2 (ingest rruff-raman)"
+        )
+    eff, status = efficiencies_for(species, groups or {})
+    efficiencies = dict(zip(species, eff.tolist(), strict=True))
+    rows = fit_idx[np.isin(y[fit_idx], species)]
+    unmixer = NNLSUnmixer(axis=axis, efficiencies=efficiencies, random_state=random_state)
+    unmixer.fit(X[rows], y[rows])
+    summary: dict[str, Any] = {
+        "minerals": len(species),
+        "reference_spectra": int(rows.size),
+        "efficiencies": {
+            s: {"value": float(v), "status": st}
+            for s, v, st in zip(species, eff, status, strict=True)
+        },
+    }
+    cal_rows = cal_idx[np.isin(y[cal_idx], species)]
+    by_species = {s: X[cal_rows[y[cal_rows] == s]] for s in np.unique(y[cal_rows])}
+    try:
+        mixtures = make_mixtures(
+            by_species,
+            n=n_validation,
+            rng=np.random.default_rng(random_state),
+            classes=unmixer.classes_.tolist(),
+            x=axis,
+            efficiencies=efficiencies,
+        )
+    except InputError as exc:  # too few rock-forming minerals on the calibration side
+        summary["thresholds"] = {"skipped": str(exc), "default": float(unmixer.threshold)}
+        return MixtureModel(unmixer, None, summary)
+    unmixer.calibrate(mixtures.X, mixtures.Y, mixtures.A)
+    summary["thresholds"] = {
+        "validation_mixtures": int(mixtures.X.shape[0]),
+        "calibration_minerals": len(by_species),
+        "median": float(np.median(unmixer.thresholds_)),
+        "sd_scale": float(getattr(unmixer, "sd_scale_", 1.0)),
+    }
+    model = MixtureModel(unmixer, None, summary)
+    pred = model.predict(mixtures.X)
+    # on the mixtures that chose the thresholds: a check that they took, not a test figure
+    summary["validation"] = _scores(pred, mixtures.Y, mixtures.A)
+    return model
+
+
+def _scores(pred: Any, Y: np.ndarray, A: np.ndarray) -> dict[str, float]:
+    """Micro-F1 of presence and abundance MAE (vol %) on mixtures with known truth."""
+    present = pred.present.astype(bool)
+    truth = np.asarray(Y).astype(bool)
+    tp = float((present & truth).sum())
+    f1 = 2 * tp / max(1.0, float(present.sum() + truth.sum()))
+    mae = float(np.abs(pred.abundance - A)[truth | present].mean() * 100)
+    return {"micro_f1": round(f1, 4), "abundance_mae_vol_pct": round(mae, 2)}
+
+
+@dataclass
+class MixtureResult:
+    """The answer for one spectrum of a rock or mixture.
+
+    ``to_json()`` is the contract of ``identify --mixture --json``::
+
+        {"input", "method", "model", "abundance_unit": "vol %",
+         "minerals": [{"mineral", "present", "present_probability", "abundance",
+                       "abundance_sd", "formula", "group"}],
+         "rock": {"name", "scheme", "field", "reasoning"} | null,
+         "warnings": [...], "refused": null | "why"}
+    """
+
+    input: str
+    method: str
+    model: str
+    minerals: list[dict[str, Any]] = field(default_factory=list)
+    rock: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    refused: str | None = None
+    # for plots: the preprocessed spectrum, its fit, the components and the axis
+    axis: np.ndarray | None = None
+    spectrum: np.ndarray | None = None
+    fitted: np.ndarray | None = None
+    components: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "method": self.method,
+            "model": self.model,
+            "abundance_unit": "vol %",
+            "minerals": self.minerals,
+            "rock": self.rock,
+            "warnings": self.warnings,
+            "refused": self.refused,
+        }
+
+
+def identify_mixtures(
+    measurements: Sequence[Any],
+    bundles: Any,
+    *,
+    method: str | None = None,
+    plagioclase_an: float | None = None,
+    facts: Callable[[list[str]], dict[str, dict[str, Any]]] | None = None,
+) -> list[MixtureResult]:
+    """Minerals, abundances and the rock name of each measurement's spectrum.
+
+    Parameters
+    ----------
+    measurements : sequence of Measurement
+        One spectrum each (of ``method``, or their only one); the context's body chooses the
+        planetary rock classes.
+    bundles : IdentificationModel or callable
+        The bundle (or ``method -> bundle``) whose method has a mixture model.
+    method : str, optional
+        Which spectrum of each measurement to use (default: its only one).
+    plagioclase_an : float, optional
+        Anorthite content of the plagioclase (mol %) for the rock name.
+    facts : callable, optional
+        ``names -> {name: {"formula", "group", ...}}`` (`MinDB.summaries`), added per mineral.
+
+    Returns
+    -------
+    list of MixtureResult
+        In the order given; a spectrum that cannot be used is a result with ``refused``.
+    """
+    from lithoscope.models.unmixing import fitted_components
+
+    bundle_of = bundles if callable(bundles) else (lambda _m: bundles)
+    results: list[MixtureResult] = [None] * len(measurements)  # type: ignore[list-item]
+    by_method: dict[str, list[tuple[int, Any]]] = {}
+    for i, m in enumerate(measurements):
+        chosen = method or (m.methods[0] if len(m.methods) == 1 else None)
+        if chosen is None or chosen not in m.methods:
+            results[i] = MixtureResult(
+                m.name,
+                "+".join(m.methods),
+                "",
+                refused=f"a mixture is unmixed from one spectrum; give --method (it has "
+                f"{', '.join(m.methods)})",
+            )
+            continue
+        by_method.setdefault(chosen, []).append((i, m))
+    for meth, items in by_method.items():
+        try:
+            bundle = bundle_of(meth)
+            part = bundle.part(meth)
+        except LithoscopeError as exc:
+            for i, m in items:
+                results[i] = MixtureResult(m.name, meth, "", refused=str(exc))
+            continue
+        model = part.mixture
+        if model is None:
+            why = (
+                f"model {bundle.name} has no mixture model for {meth}; train one with "
+                f"lithoscope train --method {meth} --mixture"
+            )
+            for i, m in items:
+                results[i] = MixtureResult(m.name, meth, bundle.name, refused=why)
+            continue
+        X, coverage = part.preprocess([m.spectra[meth] for _, m in items])
+        pred = model.predict(X)
+        fitted, components = fitted_components(model.unmixer, X)
+        names = [str(c) for c in pred.classes]
+        known = facts(names) if facts is not None else {}
+        for row, (i, m) in enumerate(items):
+            result = MixtureResult(m.name, meth, bundle.name, axis=part.grid, spectrum=X[row])
+            if coverage[row] < 0.5:
+                result.warnings.append(
+                    f"the spectrum covers {coverage[row]:.0%} of the model's axis; "
+                    "minerals whose bands lie outside it cannot be seen"
+                )
+            result.minerals = _minerals(pred, row, known)
+            result.fitted = fitted[row]
+            result.components = {
+                names[j]: components[row, j] for j in np.flatnonzero(pred.present[row])
+            }
+            result.rock = _rock(result, getattr(m.context, "body", None), plagioclase_an)
+            results[i] = result
+    return results
+
+
+def _minerals(pred: Any, row: int, known: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Present minerals by abundance, then possible ones by probability."""
+    present = np.flatnonzero(pred.present[row])
+    present = present[np.argsort(-pred.abundance[row, present], kind="stable")]
+    possible = np.flatnonzero(~pred.present[row] & (pred.presence[row] >= SHOW_POSSIBLE))
+    possible = possible[np.argsort(-pred.presence[row, possible], kind="stable")]
+    out = []
+    for j in [*present.tolist(), *possible.tolist()]:
+        name = str(pred.classes[j])
+        info = known.get(name, {})
+        out.append(
+            {
+                "mineral": name,
+                "present": bool(pred.present[row, j]),
+                "present_probability": round(float(pred.presence[row, j]), 4),
+                "abundance": round(float(pred.abundance[row, j]) * 100, 2),
+                "abundance_sd": round(float(pred.abundance_sd[row, j]) * 100, 2),
+                "formula": info.get("formula"),
+                "group": info.get("group"),
+            }
+        )
+    return out
+
+
+def _rock(result: MixtureResult, body: str | None, an: float | None) -> dict[str, Any] | None:
+    """The rock name of the present minerals' modes; minerals the schemes do not know are left
+    out and said so."""
+    from lithoscope.rocks import name_rock
+    from lithoscope.rocks.minerals import mineral_info
+
+    modes, unknown = {}, []
+    for m in result.minerals:
+        if not m["present"]:
+            continue
+        try:
+            mineral_info(m["mineral"])
+        except InputError:
+            unknown.append(m["mineral"])
+            continue
+        modes[m["mineral"]] = m["abundance"]
+    if unknown:
+        result.warnings.append(
+            f"{', '.join(unknown)} left out of the rock name (not a mineral the rock schemes know)"
+        )
+    if not modes:
+        return None
+    try:
+        rock = name_rock(modes, body=body, plagioclase_an=an)
+    except InputError as exc:
+        result.warnings.append(f"no rock name: {exc}")
+        return None
+    return rock.to_json()

@@ -1,0 +1,203 @@
+"""train --mixture and identify --mixture: minerals, abundances and the rock name of a mixture."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from collections import defaultdict
+
+import numpy as np
+import pytest
+
+from lithoscope.config import get_settings
+from lithoscope.data.ingest import ingest
+from lithoscope.mindb import connect
+from lithoscope.pipeline.bundle import IdentificationModel
+from lithoscope.pipeline.mixture import fit_mixture_model, identify_mixtures
+from lithoscope.pipeline.registry import Registry
+from lithoscope.pipeline.train import train
+from lithoscope.spectra.io import read_spectrum
+from lithoscope.spectra.measurement import Context, Measurement
+from tests.cli_runner import run
+
+#: rock-forming minerals of the lunar and Martian assemblages, plus two that are in none
+MINERALS = [
+    "Anorthite",
+    "Augite",
+    "Diopside",
+    "Enstatite",
+    "Forsterite",
+    "Ilmenite",
+    "Quartz",
+    "Albite",
+    "Calcite",
+    "Gypsum",
+    "Hematite",
+    "Beryl",
+    "Topaz",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, shared_data):
+    """A data folder whose MinDB holds Raman spectra of MINERALS and a library model trained
+    with --mixture (registered as the default Raman model)."""
+    data_dir = tmp_path_factory.mktemp("mixture-data")
+    source = zipfile.ZipFile(shared_data / "rruff" / "raman" / "excellent_unoriented.zip")
+    by_mineral: dict[str, list[str]] = defaultdict(list)
+    for n in source.namelist():
+        m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", n)
+        if m and m.group(1) in MINERALS:
+            by_mineral[m.group(1)].append(n)
+    zpath = data_dir / "raman.zip"
+    with zipfile.ZipFile(zpath, "w") as out:
+        for names in by_mineral.values():
+            for n in names[:6]:
+                out.writestr(n, source.read(n))
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    try:
+        with connect() as db:
+            db.build()
+            ingest(db, str(zpath), progress=False)
+            result = train(db, "raman", "library", mixture=True, calibration_size=0.3)
+    finally:
+        mp.undo()
+        get_settings.cache_clear()
+    return data_dir, result
+
+
+def _mixture_file(path, bundle, fractions):
+    """A two-column file of an efficiency-weighted mixture of training references (on the
+    model's grid) with known volume fractions."""
+    model = bundle.part("raman").mixture
+    unmixer = model.unmixer
+    classes = unmixer.classes_.tolist()
+    y = np.zeros(unmixer.axis_.size)
+    for name, fraction in fractions.items():
+        j = classes.index(name)
+        ref = unmixer.references_[unmixer.reference_labels_ == j].mean(axis=0)
+        y += fraction * unmixer.efficiencies_[j] * ref / ref.max()
+    y = y + 0.05  # a flat offset the background term absorbs
+    path.write_text(
+        "\n".join(f"{x:.3f}, {v:.6f}" for x, v in zip(unmixer.axis_, y, strict=True)) + "\n"
+    )
+    return path
+
+
+def test_train_mixture_stores_a_validated_mixture_model(trained):
+    _data_dir, result = trained
+    bundle = IdentificationModel.load(result.ref.path)
+    model = bundle.part("raman").mixture
+    assert model is not None
+    classes = set(model.classes.tolist())
+    assert {"Anorthite", "Forsterite", "Augite"} <= classes
+    assert not classes & {"Beryl", "Topaz"}, "only minerals of the planetary rock types"
+    summary = result.calibration["mixture"]
+    assert summary["minerals"] == len(classes)
+    assert summary["thresholds"]["validation_mixtures"] == 600
+    assert 0 <= summary["validation"]["micro_f1"] <= 1
+    assert np.all((model.unmixer.thresholds_ > 0) & (model.unmixer.thresholds_ < 1))
+    # every efficiency is documented: a value and where it comes from
+    assert all({"value", "status"} <= set(e) for e in summary["efficiencies"].values())
+
+
+def test_identify_mixture_finds_both_minerals_and_names_the_rock(
+    trained, tmp_path, monkeypatch, capsys
+):
+    data_dir, result = trained
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    bundle = IdentificationModel.load(result.ref.path)
+    path = _mixture_file(tmp_path / "rock.txt", bundle, {"Anorthite": 0.7, "Forsterite": 0.3})
+    plot = tmp_path / "rock.png"
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "identify",
+        "--mixture",
+        str(path),
+        "--method",
+        "raman",
+        "--body",
+        "moon",
+        "--plot",
+        str(plot),
+        "--json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {"input", "minerals", "rock", "abundance_unit"} <= set(doc)
+    present = {m["mineral"]: m for m in doc["minerals"] if m["present"]}
+    assert {"Anorthite", "Forsterite"} <= set(present), doc["minerals"]
+    for m in doc["minerals"]:
+        assert {"mineral", "present_probability", "abundance", "abundance_sd"} <= set(m)
+        assert 0 <= m["present_probability"] <= 1 and m["abundance_sd"] >= 0
+    assert abs(present["Anorthite"]["abundance"] - 70) < 15
+    assert abs(present["Forsterite"]["abundance"] - 30) < 15
+    assert sum(m["abundance"] for m in present.values()) == pytest.approx(100, abs=0.1)
+    rock = doc["rock"]
+    assert set(rock) == {"name", "scheme", "field", "reasoning"}
+    assert rock["reasoning"] and "troctolite" in rock["name"], rock
+    assert plot.stat().st_size > 10_000
+    # readable output names the rock and the minerals
+    code, out, _ = run(monkeypatch, capsys, "identify", "--mixture", str(path), "--method", "raman")
+    assert code == 0 and "Anorthite" in out and "troctolite" in out
+
+
+def test_identify_mixtures_batch_equals_one_by_one(trained, tmp_path, monkeypatch):
+    _data_dir, result = trained
+    bundle = IdentificationModel.load(result.ref.path)
+    files = [
+        _mixture_file(tmp_path / "a.txt", bundle, {"Anorthite": 0.5, "Augite": 0.5}),
+        _mixture_file(tmp_path / "b.txt", bundle, {"Quartz": 0.6, "Albite": 0.4}),
+    ]
+    measurements = [
+        Measurement.of(read_spectrum(f, method="raman"), name=str(f), context=Context())
+        for f in files
+    ]
+    batch = identify_mixtures(measurements, bundle)
+    single = [identify_mixtures([m], bundle)[0] for m in measurements]
+    for a, b in zip(batch, single, strict=True):
+        assert a.to_json() == b.to_json()
+    assert {m["mineral"] for m in batch[1].minerals if m["present"]} >= {"Quartz", "Albite"}
+
+
+def test_model_without_mixture_is_a_one_line_refusal(tmp_path, monkeypatch, capsys, trained):
+    data_dir, _ = trained
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    with connect() as db:
+        plain = train(db, "raman", "library", name="plain", calibration_size=0.3)
+    bundle = IdentificationModel.load(plain.ref.path)
+    path = tmp_path / "x.txt"
+    axis = bundle.part("raman").grid
+    path.write_text("\n".join(f"{x}, {np.sin(x / 50) + 2}" for x in axis))
+    code, _out, err = run(
+        monkeypatch,
+        capsys,
+        "identify",
+        "--mixture",
+        str(path),
+        "--method",
+        "raman",
+        "--model",
+        "plain",
+    )
+    assert code == 1
+    assert "has no mixture model for raman; train one with lithoscope train" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, _, err = run(monkeypatch, capsys, "identify", "--mixture", str(path), str(path))
+    assert code == 1 and "--mixture takes the rock's spectra itself" in err
+    assert Registry().versions("plain") == [1]
+
+
+def test_fit_mixture_model_needs_two_rock_forming_minerals():
+    X = np.random.default_rng(0).random((4, 50))
+    y = np.array(["Beryl", "Beryl", "Forsterite", "Topaz"])
+    from lithoscope.errors import InputError
+
+    with pytest.raises(InputError, match="a mixture model needs at least 2"):
+        fit_mixture_model(X, y, np.arange(50.0), np.arange(4), np.array([], dtype=int))
