@@ -181,3 +181,28 @@ def test_decompose_map_errors():
         decompose_map(np.ones((3, 4)), 1, method="pca")
     with pytest.raises(InputError, match="n_components must be between 1 and 3"):
         decompose_map(np.ones((3, 4)), 5)
+
+
+def test_candidates_restrict_the_fit(refs):
+    X, y, axis, train, _ = refs
+    minerals = _three(y, train)
+    pure = np.stack([X[train][y[train] == m][0] for m in minerals])
+    mixed = linear_mixture(pure, [[0.5, 0.3, 0.2]])
+    for references in ("all", "mean"):
+        unmixer = NNLSUnmixer(axis=axis, references=references, n_bootstrap=3).fit(
+            X[train], y[train]
+        )
+        cols = np.searchsorted(unmixer.classes_, minerals)
+        mask = np.zeros((1, unmixer.classes_.size), dtype=int)
+        mask[0, cols[:2]] = 1
+        A, sd = unmixer.predict_abundances(mixed, candidates=mask)
+        assert np.all(A[0, mask[0] == 0] == 0) and np.all(sd[0, mask[0] == 0] == 0)
+        assert A[0, cols[:2]].sum() == pytest.approx(1.0)
+        full = unmixer.predict_abundances(mixed, return_sd=False)
+        np.testing.assert_allclose(
+            unmixer.predict_abundances(mixed, return_sd=False, candidates=np.ones_like(mask)),
+            full,
+            atol=1e-9,
+        )
+    with pytest.raises(InputError, match="candidates must be a 0/1 matrix"):
+        unmixer.predict_abundances(mixed, candidates=np.ones((1, 2)))

@@ -260,24 +260,53 @@ class NNLSUnmixer(BaseEstimator):
         peak = np.max(np.abs(M), axis=1, keepdims=True)
         return M / np.where(peak > 0, peak, 1.0)
 
-    def signal_weights(self, X: Any) -> np.ndarray:
+    def signal_weights(self, X: Any, *, candidates: npt.ArrayLike | None = None) -> np.ndarray:
         """Fitted signal weight of every mineral, shape (n_spectra, n_classes)."""
         arr = self._check_X(X)
-        return self._weights(arr, None)
+        return self._weights(arr, None, self._check_candidates(candidates, arr.shape[0]))
 
-    def _weights(self, arr: np.ndarray, refs: np.ndarray | None) -> np.ndarray:
-        if refs is not None:  # one reference per class (bootstrap replicate)
+    def _check_candidates(self, candidates: npt.ArrayLike | None, m: int) -> np.ndarray | None:
+        if candidates is None:
+            return None
+        mask = np.asarray(candidates).astype(bool)
+        if mask.shape != (m, self.classes_.size):
+            raise InputError(
+                f"candidates must be a 0/1 matrix of shape ({m}, {self.classes_.size}) "
+                f"(spectra x classes_), got {mask.shape}"
+            )
+        return mask
+
+    def _weights(
+        self, arr: np.ndarray, pick: np.ndarray | None, mask: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Signal weights per class; ``pick``: one reference index per class (a bootstrap
+        replicate); ``mask``: the classes each spectrum may hold."""
+        if mask is not None:
+            out = np.zeros((arr.shape[0], self.classes_.size))
+            for key in np.unique(mask, axis=0):
+                rows = np.flatnonzero(np.all(mask == key, axis=1))
+                cols = np.flatnonzero(key)
+                if cols.size:
+                    out[np.ix_(rows, cols)] = self._weights_of(arr[rows], pick, cols)
+            return out
+        return self._weights_of(arr, pick, np.arange(self.classes_.size))
+
+    def _weights_of(self, arr: np.ndarray, pick: np.ndarray | None, cols: np.ndarray) -> np.ndarray:
+        if pick is not None:
+            refs = self.references_[pick[cols]]
             return self._solve(self._design(refs), arr, refs.shape[0])
         if self.references == "mean":
-            refs = self._class_means()
+            refs = self._class_means()[cols]
             return self._solve(self._design(refs), arr, refs.shape[0])
-        w = self._solve(self._design(self.references_), arr, self.references_.shape[0])
+        keep = np.isin(self.reference_labels_, cols)
+        refs = self.references_[keep]
+        w = self._solve(self._design(refs), arr, refs.shape[0])
         out = np.zeros((arr.shape[0], self.classes_.size))
-        np.add.at(out.T, self.reference_labels_, w.T)
-        return out
+        np.add.at(out.T, self.reference_labels_[keep], w.T)
+        return out[:, cols]
 
     def predict_abundances(
-        self, X: Any, *, return_sd: bool = True
+        self, X: Any, *, return_sd: bool = True, candidates: npt.ArrayLike | None = None
     ) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
         """Volume fractions of every mineral (rows sum to 1) and their bootstrap sd.
 
@@ -285,6 +314,9 @@ class NNLSUnmixer(BaseEstimator):
         ----------
         X : array_like (n_spectra, n_points) or SpectralCollection
         return_sd : bool, default=True
+        candidates : array_like of 0/1, shape (n_spectra, n_classes), optional
+            The minerals each spectrum may hold (e.g. those a classifier found present); the
+            others get 0.
 
         Returns
         -------
@@ -294,7 +326,8 @@ class NNLSUnmixer(BaseEstimator):
             `calibrate` set it; zeros with fewer than 2 replicates); only with ``return_sd``.
         """
         arr = self._check_X(X)
-        phi = volume_fractions(self._weights(arr, None), self.efficiencies_)
+        mask = self._check_candidates(candidates, arr.shape[0])
+        phi = volume_fractions(self._weights(arr, None, mask), self.efficiencies_)
         if not return_sd:
             return phi
         if self.n_bootstrap == 0:
@@ -305,8 +338,7 @@ class NNLSUnmixer(BaseEstimator):
         reps = np.empty((int(self.n_bootstrap), *phi.shape))
         for b in range(int(self.n_bootstrap)):
             pick = starts + (rng.random(self.classes_.size) * counts).astype(np.intp)
-            refs = self.references_[pick]
-            reps[b] = volume_fractions(self._weights(arr, refs), self.efficiencies_)
+            reps[b] = volume_fractions(self._weights(arr, pick, mask), self.efficiencies_)
         if self.n_bootstrap < 2:
             return phi, np.zeros_like(phi)
         return phi, self.sd_scale_ * reps.std(axis=0, ddof=1)
