@@ -10,6 +10,7 @@ from lithoscope.models.unmixing import (
     NNLSUnmixer,
     best_f1_thresholds,
     decompose_map,
+    fitted_components,
     legendre_columns,
     load_unmixer,
 )
@@ -206,3 +207,25 @@ def test_candidates_restrict_the_fit(refs):
         )
     with pytest.raises(InputError, match="candidates must be a 0/1 matrix"):
         unmixer.predict_abundances(mixed, candidates=np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("references", ["all", "mean"])
+def test_reconstruct_sums_components_and_background(refs, references):
+    X, y, axis, train, _ = refs
+    minerals = _three(y, train)
+    pure = np.stack([X[train][y[train] == m][0] for m in minerals])
+    mixed = linear_mixture(pure, [[0.5, 0.3, 0.2]]) + 0.05
+    unmixer = NNLSUnmixer(axis=axis, references=references, n_bootstrap=0).fit(X[train], y[train])
+    fitted, components, background = unmixer.reconstruct(mixed)
+    assert components.shape == (1, unmixer.classes_.size, X.shape[1])
+    np.testing.assert_allclose(fitted, components.sum(axis=1) + background, atol=1e-12)
+    # the weights of the reconstruction are those of signal_weights
+    w = unmixer.signal_weights(mixed)
+    peak = components.max(axis=2)
+    if references == "mean":
+        np.testing.assert_allclose(peak, w, atol=1e-9)
+    f2, c2 = fitted_components(unmixer, mixed)
+    np.testing.assert_array_equal(f2, fitted)
+    np.testing.assert_array_equal(c2, components)
+    if references == "all":
+        np.testing.assert_allclose(fitted, mixed, atol=0.02)

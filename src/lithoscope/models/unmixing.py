@@ -52,6 +52,7 @@ __all__ = [
     "NNLSUnmixer",
     "best_f1_thresholds",
     "decompose_map",
+    "fitted_components",
     "legendre_columns",
     "load_unmixer",
 ]
@@ -236,6 +237,10 @@ class NNLSUnmixer(BaseEstimator):
 
     def _solve(self, design: np.ndarray, X: np.ndarray, n_refs: int) -> np.ndarray:
         """Non-negative weights of the first ``n_refs`` columns for each row of X."""
+        return self._solve_full(design, X)[:, :n_refs]
+
+    def _solve_full(self, design: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """Coefficients of every design column (references, then background) for each row."""
         if self.method == "lasso":
             from sklearn.linear_model import Lasso
 
@@ -247,11 +252,10 @@ class NNLSUnmixer(BaseEstimator):
                 tol=1e-6,
             )
             model.fit(design, X.T)
-            coef = np.atleast_2d(model.coef_)
-            return coef[:, :n_refs]
-        out = np.empty((X.shape[0], n_refs))
+            return np.atleast_2d(model.coef_)
+        out = np.empty((X.shape[0], design.shape[1]))
         for i, row in enumerate(X):
-            out[i] = nnls(design, row, maxiter=50 * design.shape[1])[0][:n_refs]
+            out[i] = nnls(design, row, maxiter=50 * design.shape[1])[0]
         return out
 
     def _class_means(self) -> np.ndarray:
@@ -397,6 +401,36 @@ class NNLSUnmixer(BaseEstimator):
         )
         return self
 
+    def reconstruct(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The point fit of each spectrum: model spectrum, each mineral's part, background.
+
+        Parameters
+        ----------
+        X : array_like (n_spectra, n_points) or SpectralCollection
+
+        Returns
+        -------
+        fitted : ndarray (n_spectra, n_points)
+            References times weights plus background (what the residual is measured against).
+        components : ndarray (n_spectra, n_classes, n_points)
+            Each mineral's weighted reference spectra (zero for minerals not in the fit).
+        background : ndarray (n_spectra, n_points)
+        """
+        arr = self._check_X(X)
+        if self.references == "mean":
+            refs, labels = self._class_means(), np.arange(self.classes_.size)
+        else:
+            refs, labels = self.references_, self.reference_labels_
+        design = self._design(refs)
+        coef = self._solve_full(design, arr)
+        n_refs = refs.shape[0]
+        background = coef[:, n_refs:] @ design[:, n_refs:].T
+        components = np.zeros((arr.shape[0], self.classes_.size, arr.shape[1]))
+        for c in range(self.classes_.size):
+            rows = np.flatnonzero(labels == c)
+            components[:, c, :] = coef[:, rows] @ refs[rows]
+        return components.sum(axis=1) + background, components, background
+
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
         """Save into ``folder`` (created; must not hold an unmixer): unmixer.json + arrays.npz."""
@@ -511,6 +545,26 @@ def load_unmixer(folder: str | Path) -> NNLSUnmixer:
     return model
 
 
+def fitted_components(unmixer: NNLSUnmixer, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The fitted mixture and each mineral's part of it, for plots and residuals.
+
+    Parameters
+    ----------
+    unmixer : NNLSUnmixer
+        Fitted.
+    X : array_like (n_spectra, n_points)
+
+    Returns
+    -------
+    fitted : ndarray (n_spectra, n_points)
+        Sum of the components and the fitted background (`NNLSUnmixer.reconstruct`).
+    components : ndarray (n_spectra, n_classes, n_points)
+        Each mineral's references times their fitted weights.
+    """
+    fitted, components, _ = unmixer.reconstruct(X)
+    return fitted, components
+
+
 # ---------------------------------------------------------------------- spectral maps
 def _nmf(X: np.ndarray, k: int, random_state: int, max_iter: int) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.decomposition import NMF
@@ -590,45 +644,3 @@ def decompose_map(
     peak = S.max(axis=1, keepdims=True)
     peak = np.where(peak > 0, peak, 1.0)
     return C * peak.T, S / peak
-
-
-def fitted_components(unmixer: NNLSUnmixer, X: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The fitted mixture and each mineral's part of it, for plots and residuals.
-
-    Parameters
-    ----------
-    unmixer : NNLSUnmixer
-        Fitted.
-    X : array_like (n_spectra, n_points)
-
-    Returns
-    -------
-    fitted : ndarray (n_spectra, n_points)
-        Sum of the components and the background.
-    components : ndarray (n_spectra, n_classes, n_points)
-        Each mineral's references times their fitted weights.
-
-    Notes
-    -----
-    The background is the least-squares fit of what the components leave onto the Legendre
-    columns: at the NNLS optimum the free-sign background makes the residual orthogonal to
-    them, so this is the background NNLS found.
-    """
-    arr = unmixer._check_X(X)
-    refs = unmixer._class_means() if unmixer.references == "mean" else unmixer.references_
-    labels = (
-        np.arange(unmixer.classes_.size)
-        if unmixer.references == "mean"
-        else unmixer.reference_labels_
-    )
-    weights = unmixer._solve(unmixer._design(refs), arr, refs.shape[0])
-    components = np.zeros((arr.shape[0], unmixer.classes_.size, arr.shape[1]))
-    for j in range(unmixer.classes_.size):
-        mine = labels == j
-        components[:, j] = weights[:, mine] @ refs[mine]
-    fitted = components.sum(axis=1)
-    if unmixer.baseline_order is not None:
-        B = legendre_columns(unmixer.axis_, int(unmixer.baseline_order))
-        coef, *_ = np.linalg.lstsq(B, (arr - fitted).T, rcond=None)
-        fitted = fitted + (B @ coef).T
-    return fitted, components
