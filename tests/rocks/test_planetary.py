@@ -196,11 +196,12 @@ def test_ordinary_chondrite_group_boundary_is_computed_in_weight_percent():
     assert name_rock({**others, "kamacite": v * 1.001}, body="meteorite").name == "H chondrite"
 
 
-def test_chondrite_needs_metal_and_troilite():
+def test_chondrite_without_metal_is_recognised_from_the_silicates_and_says_so():
     modes = {"olivine": 50, "orthopyroxene": 30, "clinopyroxene": 8, "plagioclase": 12}
     rock = name_rock(modes, body="meteorite", plagioclase_an=10)
-    assert rock.scheme.startswith("iugs")
-    assert any("not ordinary chondrite" in s for s in rock.reasoning)
+    assert rock.scheme == "meteorite" and rock.name.endswith("chondrite")
+    assert any("recognised from the silicates alone" in s for s in rock.reasoning)
+    assert any("acapulcoites have the same minerals" in s for s in rock.reasoning)
 
 
 def test_carbonaceous_chondrite():

@@ -6,7 +6,7 @@ a group name (olivine, plagioclase ...) or a common non-IMA name (labradorite, b
 conversion, the stoichiometric TiO2 wt % of Ti-oxides, the An range a plagioclase name implies,
 and a source column: DHZ = Deer, Howie & Zussman, *An Introduction to the Rock-Forming Minerals*
 (3rd ed. 2013); LM02 = Le Maitre (ed.) 2002; IMA = the IMA list of mineral names; St80, Pa98,
-McS94 as in ``rocks/__init__``.
+McS94 as in `lithoscope.rocks.planetary`, Go92 as in `lithoscope.rocks.meteorites`.
 
 Pigeonite and low-Ca clinopyroxene
 ----------------------------------
@@ -69,6 +69,7 @@ ROLES: dict[str, str] = {
     "phosphate": "accessory; mafic",
     "sulfide": "opaque; mafic",
     "metal": "Fe-Ni metal; mafic",
+    "carbon": "graphite, diamond (ureilites); opaque; mafic",
     "carbonate": "primary (M) or secondary",
     "phyllosilicate": "secondary; outside the igneous schemes",
     "sulfate": "secondary; outside the igneous schemes",
