@@ -1220,17 +1220,26 @@ def rock_name(
         str | None, typer.Option(help="moon, mars or meteorite: name by planetary classes.")
     ] = None,
     an: Annotated[float | None, typer.Option("--an", help="Plagioclase An, mol %.")] = None,
+    fa: Annotated[float | None, typer.Option("--fa", help="Olivine Fa, mol %.")] = None,
+    fs: Annotated[float | None, typer.Option("--fs", help="Low-Ca pyroxene Fs, mol %.")] = None,
     volcanic: Annotated[
         bool, typer.Option("--volcanic", help="Volcanic QAPF names (basalt, rhyolite ...).")
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Name a rock from its modal mineralogy (IUGS, lunar, Martian, chondrite), with reasons."""
+    """Name a rock from its mode and mineral chemistry (IUGS, lunar, Martian, meteorite)."""
     from rich.markup import escape
 
     from lithoscope.rocks import name_rock
 
-    rock = name_rock(_rock_modes(mode), body=body, plagioclase_an=an, volcanic=volcanic)
+    rock = name_rock(
+        _rock_modes(mode),
+        body=body,
+        plagioclase_an=an,
+        olivine_fa=fa,
+        pyroxene_fs=fs,
+        volcanic=volcanic,
+    )
     if as_json:
         _print_json(rock.to_json())
         return

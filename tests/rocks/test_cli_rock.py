@@ -108,3 +108,30 @@ def test_rock_name_unknown_body(monkeypatch, capsys):
     code, _, err = run(monkeypatch, capsys, "rock", "name", "--mode", "olivine=50", "--body", "io")
     assert code == 1
     assert err.strip() == "error: --body 'io': expected one of moon, mars, meteorite, or none"
+
+
+def test_rock_name_fa_fs_options_decide_the_chondrite_group(monkeypatch, capsys):
+    # Equilibrated L chondrite silicates (cf. McSween et al. 1991) with L-group olivine and
+    # low-Ca pyroxene (Fa 22-26, Fs 19-22; Brearley & Jones 1998).
+    args = ["rock", "name", "--mode", "olivine=48", "--mode", "opx=27", "--mode", "cpx=10"]
+    args += ["--mode", "plagioclase=15", "--body", "meteorite", "--fa", "24.5", "--fs", "20.5"]
+    code, out, err = run(monkeypatch, capsys, *args, "--json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["name"], doc["scheme"], doc["field"]) == ("L chondrite", "meteorite", "L")
+    assert "olivine Fa decides: L" in doc["reasoning"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "line"),
+    [
+        ("--fa", "120", "error: --fa 120.0: expected olivine Fa in mol % between 0 and 100"),
+        ("--fs", "-2", "error: --fs -2.0: expected low-Ca pyroxene Fs in mol % between 0 and 100"),
+    ],
+)
+def test_rock_name_fa_fs_out_of_range_is_one_line(monkeypatch, capsys, flag, value, line):
+    code, out, err = run(
+        monkeypatch, capsys, "rock", "name", "--mode", "olivine=60", "--mode", "opx=40", flag, value
+    )
+    assert code == 1 and out == ""
+    assert err == line + "\n"
