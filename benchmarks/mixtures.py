@@ -45,12 +45,6 @@ from sklearn.metrics import f1_score
 REPO = Path(__file__).resolve().parents[1]
 
 
-def scores_at_half(p: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Piecewise-linear map of scores so that each column's threshold ``t`` lands on 0.5."""
-    t = np.clip(t, 1e-6, 1 - 1e-6)[None, :]
-    return np.where(p <= t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t))
-
-
 def metrics(Y: np.ndarray, P: np.ndarray, A: np.ndarray, Ahat: np.ndarray | None) -> dict:
     present = Y.sum(axis=0) > 0
     out = {
@@ -93,6 +87,7 @@ def main() -> None:
         from lithoscope.mindb import connect
         from lithoscope.models.keras.multilabel import MultiLabelClassifier
         from lithoscope.models.keras.training import grouped_validation_split
+        from lithoscope.models.mixture import combined_scores
         from lithoscope.models.unmixing import NNLSUnmixer
         from lithoscope.physics.mixing import efficiencies_for
         from lithoscope.spectra.preprocessing import make_preset
@@ -144,7 +139,6 @@ def main() -> None:
     results: dict[str, dict] = {}
     timings: dict[str, float] = {}
     predictions: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
-    scores: dict[str, np.ndarray] = {}
     coverage = {}
     for name, method in (("NNLS", "nnls"), ("Lasso(positive)", "lasso")):
         if method == "lasso" and args.no_lasso:
@@ -170,13 +164,12 @@ def main() -> None:
             A_hat, sd = unmixer.predict_abundances(test_mix.X)
             inside = np.abs(A_hat - test_mix.A)[test_mix.Y == 1] <= 1.96 * sd[test_mix.Y == 1]
             coverage[name] = float(inside.mean())
-            nnls_model = unmixer
+            nnls_model, A_nnls = unmixer, A_hat
         else:
             A_hat = unmixer.predict_abundances(test_mix.X, return_sd=False)
         P = (A_hat > unmixer.thresholds_[None, :]).astype(int)
         timings[name] = time.perf_counter() - t0
         predictions[name] = (P, A_hat)
-        scores[name] = scores_at_half(A_hat, unmixer.thresholds_)
         results[name] = metrics(test_mix.Y, P, test_mix.A, A_hat)
         console.print(f"{name}: {results[name]} in {timings[name]:.0f} s", highlight=False)
 
@@ -201,8 +194,8 @@ def main() -> None:
 
     # ---------------------------------------------------------------- combined
     t0 = time.perf_counter()
-    s_net = scores_at_half(proba, net.thresholds_)
-    P = ((s_net + scores["NNLS"]) / 2 > 0.5).astype(int)
+    # the product's rule (lithoscope.models.mixture.combined_scores, MixtureModel.predict)
+    P = (combined_scores(A_nnls, nnls_model.thresholds_, proba, net.thresholds_) > 0.5).astype(int)
     A_comb = nnls_model.predict_abundances(test_mix.X, return_sd=False, candidates=P)
     timings["combined"] = time.perf_counter() - t0
     predictions["combined"] = (P, A_comb)

@@ -487,6 +487,13 @@ def train_command(
             "identify --mixture.",
         ),
     ] = False,
+    mixture_network: Annotated[
+        bool,
+        typer.Option(
+            "--mixture-network/--no-mixture-network",
+            help="With --mixture: also train the multi-label network (better; minutes).",
+        ),
+    ] = True,
     database_url: DbUrl = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -503,6 +510,7 @@ def train_command(
                 min_spectra_per_mineral=min_spectra,
                 make_default=default,
                 mixture=mixture,
+                mixture_network=mixture_network,
             )
     data = result.to_dict()
     if as_json:

@@ -10,7 +10,6 @@ from lithoscope.models.unmixing import (
     NNLSUnmixer,
     best_f1_thresholds,
     decompose_map,
-    fitted_components,
     legendre_columns,
     load_unmixer,
 )
@@ -224,8 +223,13 @@ def test_reconstruct_sums_components_and_background(refs, references):
     peak = components.max(axis=2)
     if references == "mean":
         np.testing.assert_allclose(peak, w, atol=1e-9)
-    f2, c2 = fitted_components(unmixer, mixed)
-    np.testing.assert_array_equal(f2, fitted)
-    np.testing.assert_array_equal(c2, components)
+    # restricted to candidates: the others are zero and the fit uses only the allowed ones
+    allowed = np.isin(unmixer.classes_, minerals[:2])[None, :]
+    f2, c2, b2 = unmixer.reconstruct(mixed, candidates=allowed)
+    assert not c2[0, ~allowed[0]].any()
+    np.testing.assert_allclose(f2, c2.sum(axis=1) + b2, atol=1e-12)
+    w2 = unmixer.signal_weights(mixed, candidates=allowed)
+    if references == "mean":
+        np.testing.assert_allclose(c2.max(axis=2), w2, atol=1e-9)
     if references == "all":
         np.testing.assert_allclose(fitted, mixed, atol=0.02)

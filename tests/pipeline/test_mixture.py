@@ -62,7 +62,14 @@ def trained(tmp_path_factory, shared_data):
         with connect() as db:
             db.build()
             ingest(db, str(zpath), progress=False)
-            result = train(db, "raman", "library", mixture=True, calibration_size=0.3)
+            result = train(
+                db,
+                "raman",
+                "library",
+                mixture=True,
+                mixture_params={"epochs": 2, "steps_per_epoch": 8, "n_validation": 100},
+                calibration_size=0.3,
+            )
     finally:
         mp.undo()
         get_settings.cache_clear()
@@ -97,9 +104,15 @@ def test_train_mixture_stores_a_validated_mixture_model(trained):
     assert not classes & {"Beryl", "Topaz"}, "only minerals of the planetary rock types"
     summary = result.calibration["mixture"]
     assert summary["minerals"] == len(classes)
-    assert summary["thresholds"]["validation_mixtures"] == 600
+    assert summary["validation"]["mixtures"] == 600
     assert 0 <= summary["validation"]["micro_f1"] <= 1
     assert np.all((model.unmixer.thresholds_ > 0) & (model.unmixer.thresholds_ < 1))
+    # the network is there, knows the same minerals, and the presence map is monotone
+    assert model.network is not None
+    np.testing.assert_array_equal(model.network.classes_, model.unmixer.classes_)
+    xs, ps = model.presence_map
+    assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ps) >= 0)
+    assert 0 <= ps[0] <= ps[-1] <= 1
     # every efficiency is documented: a value and where it comes from
     assert all({"value", "status"} <= set(e) for e in summary["efficiencies"].values())
 
@@ -192,6 +205,29 @@ def test_model_without_mixture_is_a_one_line_refusal(tmp_path, monkeypatch, caps
     code, _, err = run(monkeypatch, capsys, "identify", "--mixture", str(path), str(path))
     assert code == 1 and "--mixture takes the rock's spectra itself" in err
     assert Registry().versions("plain") == [1]
+
+
+def test_unmixer_only_mixture_model_round_trips(trained, tmp_path):
+    _data_dir, result = trained
+    bundle = IdentificationModel.load(result.ref.path)
+    full = bundle.part("raman").mixture
+    from lithoscope.models.mixture import MixtureModel
+
+    nnls_only = MixtureModel(full.unmixer, None, {"note": "test"}, full.presence_map)
+    nnls_only.save(tmp_path / "m")
+    again = MixtureModel.load(tmp_path / "m")
+    assert again.network is None and again.presence_map == full.presence_map
+    X = full.unmixer.references_[:5]
+    a, b = nnls_only.predict(X), again.predict(X)
+    np.testing.assert_array_equal(a.present, b.present)
+    np.testing.assert_allclose(a.abundance, b.abundance)
+    # a pure reference spectrum: its own mineral is present and dominant
+    labels = full.unmixer.classes_[full.unmixer.reference_labels_[:5]]
+    for row, mineral in enumerate(labels):
+        j = full.unmixer.classes_.tolist().index(mineral)
+        assert a.present[row, j] and a.abundance[row, j] > 0.5
+    with pytest.raises(FileExistsError):
+        nnls_only.save(tmp_path / "m")
 
 
 def test_fit_mixture_model_needs_two_rock_forming_minerals():

@@ -52,7 +52,6 @@ __all__ = [
     "NNLSUnmixer",
     "best_f1_thresholds",
     "decompose_map",
-    "fitted_components",
     "legendre_columns",
     "load_unmixer",
 ]
@@ -401,12 +400,16 @@ class NNLSUnmixer(BaseEstimator):
         )
         return self
 
-    def reconstruct(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def reconstruct(
+        self, X: Any, *, candidates: npt.ArrayLike | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The point fit of each spectrum: model spectrum, each mineral's part, background.
 
         Parameters
         ----------
         X : array_like (n_spectra, n_points) or SpectralCollection
+        candidates : array_like of 0/1, shape (n_spectra, n_classes), optional
+            The minerals each spectrum's fit may use (as `predict_abundances`).
 
         Returns
         -------
@@ -417,18 +420,25 @@ class NNLSUnmixer(BaseEstimator):
         background : ndarray (n_spectra, n_points)
         """
         arr = self._check_X(X)
+        mask = self._check_candidates(candidates, arr.shape[0])
+        if mask is None:
+            mask = np.ones((arr.shape[0], self.classes_.size), dtype=bool)
         if self.references == "mean":
             refs, labels = self._class_means(), np.arange(self.classes_.size)
         else:
             refs, labels = self.references_, self.reference_labels_
-        design = self._design(refs)
-        coef = self._solve_full(design, arr)
-        n_refs = refs.shape[0]
-        background = coef[:, n_refs:] @ design[:, n_refs:].T
         components = np.zeros((arr.shape[0], self.classes_.size, arr.shape[1]))
-        for c in range(self.classes_.size):
-            rows = np.flatnonzero(labels == c)
-            components[:, c, :] = coef[:, rows] @ refs[rows]
+        background = np.zeros_like(arr)
+        for key in np.unique(mask, axis=0):
+            rows = np.flatnonzero(np.all(mask == key, axis=1))
+            keep = np.isin(labels, np.flatnonzero(key))
+            design = self._design(refs[keep])
+            coef = self._solve_full(design, arr[rows])
+            n_refs = int(keep.sum())
+            background[rows] = coef[:, n_refs:] @ design[:, n_refs:].T
+            for c in np.flatnonzero(key):
+                sel = labels[keep] == c
+                components[rows, c, :] = coef[:, :n_refs][:, sel] @ refs[keep][sel]
         return components.sum(axis=1) + background, components, background
 
     # ------------------------------------------------------------------ persistence
@@ -543,26 +553,6 @@ def load_unmixer(folder: str | Path) -> NNLSUnmixer:
     if model.references_.shape[1] != model.n_features_in_:
         raise ModelFileError(f"{folder}: references and axis differ in length; save again")
     return model
-
-
-def fitted_components(unmixer: NNLSUnmixer, X: Any) -> tuple[np.ndarray, np.ndarray]:
-    """The fitted mixture and each mineral's part of it, for plots and residuals.
-
-    Parameters
-    ----------
-    unmixer : NNLSUnmixer
-        Fitted.
-    X : array_like (n_spectra, n_points)
-
-    Returns
-    -------
-    fitted : ndarray (n_spectra, n_points)
-        Sum of the components and the fitted background (`NNLSUnmixer.reconstruct`).
-    components : ndarray (n_spectra, n_classes, n_points)
-        Each mineral's references times their fitted weights.
-    """
-    fitted, components, _ = unmixer.reconstruct(X)
-    return fitted, components
 
 
 # ---------------------------------------------------------------------- spectral maps

@@ -62,6 +62,8 @@ def train(
     make_default: bool = False,
     calibration_size: float = 0.15,
     mixture: bool = False,
+    mixture_network: bool = True,
+    mixture_params: dict[str, Any] | None = None,
 ) -> TrainResult:
     """Train a ``kind`` model on MinDB's ``method`` spectra and register it as a bundle.
 
@@ -78,7 +80,8 @@ def train(
 
     With ``mixture`` each method also gets a mixture model (`fit_mixture_model`): the unmixer
     of the rock-forming minerals' training spectra, its presence thresholds chosen on mixtures
-    of calibration spectra (``identify --mixture``).
+    of calibration spectra (``identify --mixture``); with ``mixture_network`` (default) also the
+    multi-label network (``mixture_params``: its parameters, e.g. ``epochs``).
     """
     methods = [parse_enum(Method, m.strip(), "--method").value for m in str(method).split(",")]
     if len(set(methods)) != len(methods):
@@ -96,6 +99,8 @@ def train(
             calibration_size=calibration_size,
             shared_split=len(methods) > 1,
             mixture=mixture,
+            mixture_network=mixture_network,
+            mixture_params=mixture_params,
         )
         for m in methods
     ]
@@ -108,7 +113,9 @@ def train(
         "calibration_size": calibration_size,
         "split_random_state": 0,
         "split": "by sample id hash" if len(methods) > 1 else "grouped_split",
-        "mixture": mixture,
+        "mixture": (
+            {"network": mixture_network, "params": dict(mixture_params or {})} if mixture else None
+        ),
     }
     first = trained[0]
     provenance = {
@@ -167,6 +174,8 @@ def _train_part(
     calibration_size: float,
     shared_split: bool,
     mixture: bool = False,
+    mixture_network: bool = True,
+    mixture_params: dict[str, Any] | None = None,
 ) -> _Part:
     """One method's fitted and calibrated `MethodModel`."""
     model = make_model(kind, method=method, **(params or {}))
@@ -228,6 +237,9 @@ def _train_part(
             fit_idx,
             cal_idx,
             groups=db.species_groups(mixture_species_of(dataset)),
+            sample_ids=np.asarray(dataset.groups).astype(str),
+            network=mixture_network,
+            network_params=mixture_params,
         )
         calibration["mixture"] = mixture_model.summary
     metrics = {"fit_seconds": round(seconds, 2), "n_spectra": len(fit_set)}
