@@ -55,7 +55,7 @@ says the value lies between the typical ranges.
   the silicate ratio ol/(ol+px) (all pyroxene), whose group ranges overlap: about H 0.40-0.50,
   L 0.55-0.60, LL 0.60-0.70, after the XRD modes of [Du10]; boundaries 0.525 and 0.60. Metal
   goes before the ratio because its group ranges do not overlap (weathering of finds lowers it).
-* **Ordinary chondrite from the silicates alone** (metal or troilite not given), windows around
+* **Ordinary chondrite from the silicates** (with or without metal and troilite), windows around
   the normative and XRD modes of equilibrated OCs [McS91, Du10] (olivine + low-Ca pyroxene ~80 %
   of the silicates, Ca-pyroxene ~5 %, feldspar ~10 wt % of the rock, ~12 % of the silicates),
   as % of the silicates: olivine 30-65, feldspar 5-20, Ca-pyroxene <= 15 and <= low-Ca pyroxene.
@@ -97,7 +97,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lithoscope.rocks._rules import LOW_CA, PX, TOL, Rule, classify, f1
+from lithoscope.rocks._rules import LOW_CA, TOL, Rule, classify, f1
 from lithoscope.rocks.chemistry import Chemistry
 from lithoscope.rocks.minerals import Assemblage, weight_percent
 from lithoscope.rocks.result import RockName
@@ -291,43 +291,35 @@ def _ordinary(asm, iugs, chem, out) -> tuple[str, str] | None:
         if group is None:
             out.append(text)
             return None
-    if with_metal:
-        silicate = asm.vol("olivine", *PX)
-        if silicate < 50.0 - TOL:
-            out.append(
-                f"olivine + pyroxene {f1(silicate)} vol % with metal and troilite (needs >= 50)"
-            )
-            return None
+    if not _silicate_rock(asm, s, out):
+        return None
+    fits = (
+        _between(s.ol, 30.0, 65.0)
+        and _between(s.plag, 5.0, 20.0)
+        and s.high <= 15.0 + TOL
+        and s.high <= s.low + TOL
+    )
+    if not fits:
         out.append(
-            f"olivine + pyroxene {f1(silicate)} vol % with Fe-Ni metal and troilite: ordinary "
-            "chondrite [BJ98]"
+            s.describe() + "; outside the ordinary-chondrite windows (olivine 30-65, "
+            "plagioclase 5-20, Ca-pyroxene <= 15 and <= low-Ca pyroxene [McS91, Du10])"
         )
+        return None
+    windows = (
+        "within the windows of equilibrated ordinary chondrites (olivine 30-65, plagioclase "
+        "5-20, Ca-pyroxene <= 15 and <= low-Ca pyroxene; lithoscope's windows around the modes "
+        "of [McS91, Du10])"
+    )
+    if with_metal:
+        out.append(f"{s.describe()}: {windows}, with Fe-Ni metal and troilite: ordinary chondrite")
     else:
-        if not _silicate_rock(asm, s, out):
-            return None
-        fits = (
-            _between(s.ol, 30.0, 65.0)
-            and _between(s.plag, 5.0, 20.0)
-            and s.high <= 15.0 + TOL
-            and s.high <= s.low + TOL
-        )
-        if not fits:
-            out.append(
-                s.describe() + "; outside the ordinary-chondrite windows (olivine 30-65, "
-                "plagioclase 5-20, Ca-pyroxene <= 15 and <= low-Ca pyroxene [McS91, Du10])"
-            )
-            return None
         missing = (
             "Fe-Ni metal and troilite"
             if metal <= 0 and sulfide <= 0
             else ("Fe-Ni metal" if metal <= 0 else "troilite")
         )
         out.append(
-            f"{missing} not given: recognised from the silicates alone; "
-            + s.describe()
-            + ": within the windows of equilibrated ordinary chondrites (olivine 30-65, "
-            "plagioclase 5-20, Ca-pyroxene <= 15 and <= low-Ca pyroxene; lithoscope's windows "
-            "around the modes of [McS91, Du10])"
+            f"{missing} not given: recognised from the silicates alone; {s.describe()}: {windows}"
         )
     if not chem.mafic_given:
         out.append(
@@ -532,7 +524,7 @@ def _hed(asm, iugs, chem, out) -> tuple[str, str] | None:
                 )
             )
         return name, field
-    if s.plag < 36.0 - TOL:
+    if s.plag <= 36.0 + TOL:
         if s.px < s.ol or s.low <= 0:
             out.append(s.describe() + "; pyroxene is not the main mafic mineral: not a howardite")
             return None
