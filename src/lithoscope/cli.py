@@ -781,6 +781,11 @@ def _render_mixture(data: dict[str, Any]) -> None:
             m.get("formula") or "",
         )
     console.print(table)
+    if data.get("prediction_set") is not None:
+        console.print(
+            f"{data['confidence_level']:.0%} set (minerals not ruled out): "
+            + (", ".join(data["prediction_set"]) or "none")
+        )
     rock = data.get("rock")
     if rock:
         console.print(f"[bold]{rock['name']}[/bold] ({rock['scheme']}, field {rock['field']})")

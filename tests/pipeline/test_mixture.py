@@ -113,6 +113,7 @@ def test_train_mixture_stores_a_validated_mixture_model(trained):
     xs, ps = model.presence_map
     assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ps) >= 0)
     assert 0 <= ps[0] <= ps[-1] <= 1
+    assert model.conformal["confidence"] == 0.9 and model.conformal["n"] >= 10
     # every efficiency is documented: a value and where it comes from
     assert all({"value", "status"} <= set(e) for e in summary["efficiencies"].values())
 
@@ -155,6 +156,9 @@ def test_identify_mixture_finds_both_minerals_and_names_the_rock(
     assert set(rock) == {"name", "scheme", "field", "reasoning"}
     assert rock["reasoning"] and "troctolite" in rock["name"], rock
     assert plot.stat().st_size > 10_000
+    # the conformal multi-label set holds every present mineral and says its level
+    assert doc["confidence_level"] == 0.9
+    assert set(present) <= set(doc["prediction_set"])
     # readable output names the rock and the minerals
     code, out, _ = run(monkeypatch, capsys, "identify", "--mixture", str(path), "--method", "raman")
     assert code == 0 and "Anorthite" in out and "troctolite" in out
@@ -213,10 +217,13 @@ def test_unmixer_only_mixture_model_round_trips(trained, tmp_path):
     full = bundle.part("raman").mixture
     from lithoscope.models.mixture import MixtureModel
 
-    nnls_only = MixtureModel(full.unmixer, None, {"note": "test"}, full.presence_map)
+    nnls_only = MixtureModel(
+        full.unmixer, None, {"note": "test"}, full.presence_map, full.conformal
+    )
     nnls_only.save(tmp_path / "m")
     again = MixtureModel.load(tmp_path / "m")
     assert again.network is None and again.presence_map == full.presence_map
+    assert again.conformal == full.conformal
     X = full.unmixer.references_[:5]
     a, b = nnls_only.predict(X), again.predict(X)
     np.testing.assert_array_equal(a.present, b.present)
@@ -228,6 +235,41 @@ def test_unmixer_only_mixture_model_round_trips(trained, tmp_path):
         assert a.present[row, j] and a.abundance[row, j] > 0.5
     with pytest.raises(FileExistsError):
         nnls_only.save(tmp_path / "m")
+
+
+def test_conformal_sets_cover_the_present_minerals(trained):
+    from lithoscope.data.mixtures import make_mixtures
+    from lithoscope.models.mixture import MixtureModel
+
+    _data_dir, result = trained
+    full = IdentificationModel.load(result.ref.path).part("raman").mixture
+    unmixer = full.unmixer
+    by_species = {
+        str(c): unmixer.references_[unmixer.reference_labels_ == j]
+        for j, c in enumerate(unmixer.classes_)
+    }
+
+    def draw(seed):
+        return make_mixtures(
+            by_species,
+            n=200,
+            rng=np.random.default_rng(seed),
+            classes=unmixer.classes_.tolist(),
+            x=unmixer.axis_,
+        )
+
+    calib, fresh = draw(1), draw(2)
+    model = MixtureModel(unmixer).calibrate_presence(calib.X, calib.Y, confidence=0.9)
+
+    def coverage(mix):
+        possible = model.predict(mix.X).possible
+        return np.mean(np.all(possible | ~mix.Y.astype(bool), axis=1))
+
+    # split conformal: >= 90 % on the calibration draws by construction, about 90 % on new ones
+    assert coverage(calib) >= 0.9
+    assert coverage(fresh) >= 0.8
+    sizes = model.predict(fresh.X).possible.sum(axis=1)
+    assert sizes.mean() < unmixer.classes_.size, "the set rules some minerals out"
 
 
 def test_fit_mixture_model_needs_two_rock_forming_minerals():

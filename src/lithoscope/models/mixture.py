@@ -15,7 +15,11 @@ that its own threshold sits at 0.5 (`scores_at_half`), the two are averaged, and
 present above 0.5; the abundances are then NNLS restricted to the present minerals. On RRUFF
 mixtures of held-out samples it beats either model alone (benchmarks/mixtures.py). The
 presence *probability* is that score calibrated on validation mixtures (an isotonic map fitted
-by `calibrate_presence`), so that "0.8" means present about 8 times in 10.
+by `calibrate_presence`), so that "0.8" means present about 8 times in 10. The same validation
+mixtures calibrate a split-conformal multi-label set (`MixturePrediction.possible`): every
+mineral whose score is not below the level that, on validation mixtures, kept all the truly
+present minerals of 90 % of the mixtures (the nonconformity of a mixture is ``1 - min score``
+over its present minerals).
 
 On disk (inside a bundle's method folder) a mixture model is a folder::
 
@@ -90,6 +94,9 @@ class MixturePrediction:
     abundance : ndarray, shape (n, k)
         Volume fractions; each row sums to 1 over the present minerals (all zeros when none is).
     abundance_sd : ndarray, shape (n, k)
+    possible : ndarray of bool, shape (n, k), optional
+        The conformal set: minerals that cannot be ruled out at the calibrated level (None
+        without a conformal calibration).
     """
 
     classes: np.ndarray
@@ -97,6 +104,7 @@ class MixturePrediction:
     present: np.ndarray
     abundance: np.ndarray
     abundance_sd: np.ndarray
+    possible: np.ndarray | None = None
 
 
 @dataclass
@@ -117,6 +125,7 @@ class MixtureModel:
     network: Any = None
     summary: dict[str, Any] = field(default_factory=dict)
     presence_map: tuple[list[float], list[float]] | None = None
+    conformal: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         if self.network is not None:
@@ -145,18 +154,30 @@ class MixtureModel:
             thresholds = np.asarray(self.network.thresholds_)
         return combined_scores(phi, np.asarray(self.unmixer.thresholds_), proba, thresholds)
 
-    def calibrate_presence(self, X: np.ndarray, Y: np.ndarray) -> MixtureModel:
-        """Map scores to probabilities of presence on validation mixtures (isotonic, pooled over
-        minerals; never on test data)."""
+    def calibrate_presence(
+        self, X: np.ndarray, Y: np.ndarray, *, confidence: float = 0.9
+    ) -> MixtureModel:
+        """Map scores to probabilities of presence (isotonic, pooled over minerals) and
+        calibrate the conformal multi-label set at ``confidence``, on validation mixtures
+        (never on test data)."""
         from sklearn.isotonic import IsotonicRegression
 
-        score = self.scores(X).ravel()
+        Y = np.asarray(Y).astype(bool)
+        scores = self.scores(X)
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(score, np.asarray(Y).astype(np.float64).ravel())
+        iso.fit(scores.ravel(), Y.astype(np.float64).ravel())
         self.presence_map = (
             [float(v) for v in iso.X_thresholds_],
             [float(v) for v in iso.y_thresholds_],
         )
+        rows = Y.any(axis=1)
+        if rows.sum() >= 10:
+            worst = np.where(Y[rows], scores[rows], np.inf).min(axis=1)
+            n = worst.size
+            level = min(1.0, np.ceil((n + 1) * confidence) / n)
+            # the score above which all present minerals of `confidence` of the mixtures lie
+            cut = float(np.quantile(worst, 1 - level, method="lower")) if level < 1 else 0.0
+            self.conformal = {"confidence": float(confidence), "score": cut, "n": int(n)}
         return self
 
     def predict(self, X: np.ndarray) -> MixturePrediction:
@@ -172,8 +193,16 @@ class MixtureModel:
         phi = np.where(present, phi, 0.0)
         total = phi.sum(axis=1, keepdims=True)
         scale = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        possible = None
+        if self.conformal is not None:
+            possible = (score >= self.conformal["score"]) | present
         return MixturePrediction(
-            self.classes, presence, present, phi * scale, np.where(present, sd * scale, 0.0)
+            self.classes,
+            presence,
+            present,
+            phi * scale,
+            np.where(present, sd * scale, 0.0),
+            possible,
         )
 
     # ------------------------------------------------------------------ persistence
@@ -191,14 +220,16 @@ class MixtureModel:
             "kind": "unmixer",
             "network": self.network is not None,
             "presence_map": self.presence_map,
+            "conformal": self.conformal,
             "summary": self.summary,
         }
         (folder / "mixture.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> MixtureModel:
-        """Read a folder written by `save`.
+    def load(cls, folder: str | Path) -> Any:
+        """Read a folder written by `save`, or by the ``save`` of another kind of mixture model
+        (`MIXTURE_KINDS`, by the ``kind`` in mixture.json: ``"modal"`` for VNIR).
 
         Raises
         ------
@@ -215,6 +246,9 @@ class MixtureModel:
             raise ModelFileError(f"{path}: unreadable ({exc}); retrain the mixture model") from None
         if not isinstance(doc, dict) or doc.get("format") != MIXTURE_FORMAT:
             raise ModelFileError(f"{path}: not a lithoscope mixture model")
+        kind = doc.get("kind", "unmixer")
+        if kind != "unmixer":
+            return _load_kind(kind, folder, path)
         if int(doc.get("format_version", 0)) > MIXTURE_FORMAT_VERSION:
             raise ModelFileError(f"{path}: written by a newer lithoscope; upgrade lithoscope")
         unmixer = load_unmixer(folder / "unmixer")
@@ -232,4 +266,31 @@ class MixtureModel:
             if xs.shape != ys.shape or xs.size < 1 or np.any(np.diff(xs) < 0):
                 raise ModelFileError(f"{path}: presence_map is not an increasing map; retrain")
             presence_map = (xs.tolist(), ys.tolist())
-        return cls(unmixer, network, dict(doc.get("summary") or {}), presence_map)
+        conformal = doc.get("conformal")
+        if conformal is not None:
+            try:
+                conformal = {
+                    "confidence": float(conformal["confidence"]),
+                    "score": float(conformal["score"]),
+                    "n": int(conformal["n"]),
+                }
+            except (KeyError, TypeError, ValueError):
+                raise ModelFileError(f"{path}: conformal is incomplete; retrain") from None
+        return cls(unmixer, network, dict(doc.get("summary") or {}), presence_map, conformal)
+
+
+#: Mixture models of other kinds, by the ``kind`` in their mixture.json: the class
+#: (``module.Class``) whose ``load(folder)`` reads them; they answer like `MixtureModel`.
+MIXTURE_KINDS = {"modal": "lithoscope.models.modal.ModalMixtureModel"}
+
+
+def _load_kind(kind: Any, folder: Path, path: Path) -> Any:
+    import importlib
+
+    if kind not in MIXTURE_KINDS:
+        valid = ", ".join(["unmixer", *MIXTURE_KINDS])
+        raise ModelFileError(
+            f"{path}: mixture model kind {kind!r} is not one of {valid}; upgrade lithoscope"
+        )
+    module, _, name = MIXTURE_KINDS[kind].rpartition(".")
+    return getattr(importlib.import_module(module), name).load(folder)

@@ -180,6 +180,7 @@ class MixtureResult:
          "minerals": [{"mineral", "present", "present_probability", "abundance",
                        "abundance_sd", "formula", "group"}],
          "rock": {"name", "scheme", "field", "reasoning"} | null,
+         "prediction_set": [minerals that cannot be ruled out] | null, "confidence_level",
          "warnings": [...], "refused": null | "why"}
     """
 
@@ -188,6 +189,8 @@ class MixtureResult:
     model: str
     minerals: list[dict[str, Any]] = field(default_factory=list)
     rock: dict[str, Any] | None = None
+    prediction_set: list[str] | None = None
+    confidence_level: float | None = None
     warnings: list[str] = field(default_factory=list)
     refused: str | None = None
     # for plots: the preprocessed spectrum, its fit, the components and the axis
@@ -204,6 +207,8 @@ class MixtureResult:
             "abundance_unit": "vol %",
             "minerals": self.minerals,
             "rock": self.rock,
+            "prediction_set": self.prediction_set,
+            "confidence_level": self.confidence_level,
             "warnings": self.warnings,
             "refused": self.refused,
         }
@@ -283,6 +288,10 @@ def identify_mixtures(
                     "minerals whose bands lie outside it cannot be seen"
                 )
             result.minerals = _minerals(pred, row, known)
+            if pred.possible is not None:
+                order = np.argsort(-pred.presence[row], kind="stable")
+                result.prediction_set = [names[j] for j in order if pred.possible[row, j]]
+                result.confidence_level = model.conformal["confidence"]
             result.fitted = fitted[row]
             result.components = {
                 names[j]: components[row, j] for j in np.flatnonzero(pred.present[row])
