@@ -89,3 +89,36 @@ def test_unclassified_is_never_silent():
     rock = name_rock({"ilmenite": 60, "magnetite": 40})
     assert rock.name == "unclassified"
     assert any("no olivine or pyroxene" in s for s in rock.reasoning)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [({"olivine_fa": 101}, "--fa"), ({"pyroxene_fs": -1}, "--fs"), ({"olivine_fa": "x"}, "--fa")],
+)
+def test_fa_fs_out_of_range(kwargs, flag):
+    with pytest.raises(InputError, match=rf"^{flag} .*: expected .* in mol % between 0 and 100$"):
+        name_rock({"olivine": 60, "orthopyroxene": 40}, body="meteorite", **kwargs)
+
+
+def test_batch_takes_fa_and_fs_per_mode():
+    oc = {"olivine": 50, "orthopyroxene": 28, "clinopyroxene": 8, "plagioclase": 14}
+    rocks = name_rocks([oc, oc, oc], body="meteorite", olivine_fa=[18, 24, None], pyroxene_fs=24)
+    assert [r.name for r in rocks] == ["H chondrite", "L chondrite", "LL chondrite"]
+    assert rocks[1] == name_rock(oc, body="meteorite", olivine_fa=24, pyroxene_fs=24)
+
+
+def test_batch_fa_length_must_match():
+    with pytest.raises(InputError, match="^olivine_fa: got 1 values for 2 modes"):
+        name_rocks([{"olivine": 1}, {"olivine": 1}], olivine_fa=[10])
+
+
+def test_iugs_says_fa_fs_are_not_used():
+    rock = name_rock({"olivine": 60, "orthopyroxene": 25, "augite": 15}, olivine_fa=10)
+    assert rock.name == "lherzolite"
+    assert "not used: the IUGS modal schemes do not use them" in rock.reasoning[-1]
+
+
+def test_mars_says_fa_fs_are_not_used():
+    rock = name_rock({"olivine": 90, "augite": 5, "chromite": 5}, body="mars", olivine_fa=32)
+    assert rock.name == "chassignite"
+    assert "the Martian classes here are modal" in rock.reasoning[-1]

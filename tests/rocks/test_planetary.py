@@ -85,6 +85,38 @@ def test_mg_suite(modes, name):
     assert name_rock(modes, body="moon", plagioclase_an=95).name == name
 
 
+def test_fan_60025_like_pyroxene_mg_number_confirms_ferroan():
+    # FAN 60025: plagioclase An96-97, low-Ca pyroxene Mg# ~60-65 [Pa98]; FAN mafics Mg# < ~70
+    rock = name_rock(
+        {"plagioclase": 97, "orthopyroxene": 3}, body="moon", plagioclase_an=96, pyroxene_fs=37
+    )
+    assert (rock.name, rock.field) == ("ferroan anorthosite", "FAN (An96)")
+    assert any("Mg# ~63" in s for s in rock.reasoning)
+    assert any("ferroan, as FAN mafics are" in s for s in rock.reasoning)
+
+
+def test_magnesian_mafics_make_a_lunar_anorthosite_mg_suite():
+    rock = name_rock({"plagioclase": 95, "olivine": 5}, body="moon", olivine_fa=15)
+    assert (rock.name, rock.field) == ("magnesian anorthosite", "Mg-suite (Mg# 85)")
+
+
+@pytest.mark.parametrize(("fs", "mg_suite"), [(19.0, True), (29.9, True), (30.0, False)])
+def test_norite_mg_suite_by_mafic_mg_number_boundary_goes_ferroan(fs, mg_suite):
+    # 78235: Mg-suite norite, orthopyroxene ~En80 [Pa98]; Mg# = 70 lies on the boundary
+    rock = name_rock({"plagioclase": 50, "orthopyroxene": 50}, body="moon", pyroxene_fs=fs)
+    assert (rock.name == "Mg-suite norite") is mg_suite
+    if not mg_suite:
+        assert (rock.name, rock.scheme) == ("norite", "iugs-gabbroic")
+        assert any("ferroan, not Mg-suite" in s for s in rock.reasoning)
+
+
+def test_mg_numbers_on_both_sides_of_70_the_more_abundant_mineral_decides():
+    modes = {"plagioclase": 60, "olivine": 30, "orthopyroxene": 10}
+    rock = name_rock(modes, body="moon", olivine_fa=20, pyroxene_fs=40)
+    assert rock.name == "Mg-suite olivine norite"
+    assert any("conflict" in s and "(olivine) decides" in s for s in rock.reasoning)
+
+
 def test_lunar_rock_no_class_fits_keeps_iugs_name_and_says_so():
     rock = name_rock(
         {"quartz": 30, "orthoclase": 40, "plagioclase": 20, "hornblende": 10}, body="moon"
