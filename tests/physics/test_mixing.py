@@ -157,3 +157,53 @@ def test_mixture_batch_efficiency_shape_error():
     S, x = _pure()
     with pytest.raises(InputError, match="efficiencies must be > 0"):
         mixture_batch(S, [[0.5, 0.5, 0.0]], x, efficiencies=[1.0, 1.0], rng=np.random.default_rng())
+
+
+# ---------------------------------------------------------------------- LIBS of mixtures
+def test_bulk_composition_weighs_minerals_by_mass():
+    from lithoscope.physics.mixing import bulk_composition
+
+    # forsterite Mg2SiO4 (3.27 g/cm3) and anorthite CaAl2Si2O8 (2.76 g/cm3), 50:50 by volume
+    comp = bulk_composition(["Mg2SiO4", "CaAl2Si2O8"], [0.5, 0.5], [3.27, 2.76])
+    w_fo = 0.5 * 3.27 / (0.5 * 3.27 + 0.5 * 2.76)
+    mg_in_fo = 2 * 24.305 / (2 * 24.305 + 28.0855 + 4 * 15.999) * 100
+    ca_in_an = 40.078 / (40.078 + 2 * 26.9815 + 2 * 28.0855 + 8 * 15.999) * 100
+    assert comp["Mg"] == pytest.approx(w_fo * mg_in_fo, rel=1e-3)
+    assert comp["Ca"] == pytest.approx((1 - w_fo) * ca_in_an, rel=1e-3)
+    assert sum(comp.values()) == pytest.approx(100.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("phi", "rho", "match"),
+    [
+        ([0.5], [3.0, 3.0], "one entry per mineral"),
+        ([-0.1, 1.1], [3.0, 3.0], "volume_fractions must be >= 0"),
+        ([0.5, 0.5], [3.0, 0.0], "densities must be > 0"),
+    ],
+)
+def test_bulk_composition_errors(phi, rho, match):
+    from lithoscope.physics.mixing import bulk_composition
+
+    with pytest.raises(InputError, match=match):
+        bulk_composition(["SiO2", "MgO"], phi, rho)
+
+
+def test_libs_of_a_mixture_shows_both_minerals_lines(shared_data):
+    from lithoscope.physics.libs import load_atomic_data, simulate
+    from lithoscope.physics.mixing import bulk_composition
+
+    atomic = load_atomic_data(mirror=shared_data)
+
+    def line_height(sim, wavelength):
+        x, y = sim.spectrum.axis, sim.spectrum.intensities
+        near = np.abs(x - wavelength) < 0.3
+        return float(y[near].max())
+
+    troctolite = bulk_composition(["Mg2SiO4", "CaAl2Si2O8"], [0.3, 0.7], [3.27, 2.76])
+    dunite = bulk_composition(["Mg2SiO4", "CaAl2Si2O8"], [0.95, 0.05], [3.27, 2.76])
+    a = simulate(troctolite, basis="mass", atomic=atomic)
+    b = simulate(dunite, basis="mass", atomic=atomic)
+    # Ca II 393.37 nm relative to Mg I 285.21 nm grows with the plagioclase share
+    ratio_a = line_height(a, 393.37) / line_height(a, 285.21)
+    ratio_b = line_height(b, 393.37) / line_height(b, 285.21)
+    assert ratio_a > 3 * ratio_b

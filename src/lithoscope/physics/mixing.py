@@ -56,6 +56,7 @@ from lithoscope.physics.instrument import add_baseline, add_noise, scale_bands, 
 __all__ = [
     "EFFICIENCY_FILE",
     "Efficiency",
+    "bulk_composition",
     "efficiencies_for",
     "linear_mixture",
     "mixture_batch",
@@ -398,4 +399,64 @@ def mixture_batch(
     if normalize:
         peak = np.max(np.abs(out), axis=1, keepdims=True)
         out = out / np.where(peak > 0, peak, 1.0)
+    return out
+
+
+def bulk_composition(
+    formulas: Sequence[str | object],
+    volume_fractions: npt.ArrayLike,
+    densities: npt.ArrayLike,
+) -> dict[str, float]:
+    """Element wt% of a mixture: each mineral's element wt% weighted by its mass fraction.
+
+    The composition a LIBS plasma of the mixture sees (the laser samples the minerals in
+    proportion to their mass under the spot), to simulate with
+    ``lithoscope.physics.libs.simulate(composition, basis="mass")``.
+
+    Parameters
+    ----------
+    formulas : sequence of str or Formula
+        The minerals' formulas (parsed by `lithoscope.mindb.chemistry.parse_formula`).
+    volume_fractions : array_like (k,)
+        Non-negative; normalised to sum to 1.
+    densities : array_like (k,)
+        g/cm3, > 0 (vol -> mass).
+
+    Returns
+    -------
+    dict of str to float
+        Element -> wt%, summing to 100.
+
+    Raises
+    ------
+    InputError
+        Lengths differ, negative or all-zero fractions, non-positive densities, or an
+        unreadable formula.
+
+    Examples
+    --------
+    >>> comp = bulk_composition(["SiO2", "SiO2"], [0.5, 0.5], [2.65, 2.65])
+    >>> round(comp["Si"], 2), round(comp["O"], 2)
+    (46.74, 53.26)
+    """
+    from lithoscope.mindb.chemistry import parse_formula
+
+    phi = np.asarray(volume_fractions, dtype=np.float64)
+    rho = np.asarray(densities, dtype=np.float64)
+    if not (phi.shape == rho.shape == (len(formulas),)):
+        raise InputError(
+            f"formulas ({len(formulas)}), volume_fractions {phi.shape} and densities "
+            f"{rho.shape} must have one entry per mineral"
+        )
+    if not np.all(np.isfinite(phi)) or np.any(phi < 0) or phi.sum() <= 0:
+        raise InputError(f"volume_fractions must be >= 0 and not all 0, got {phi.tolist()}")
+    if not np.all(np.isfinite(rho)) or np.any(rho <= 0):
+        raise InputError(f"densities must be > 0 g/cm3, got {rho.tolist()}")
+    mass = phi * rho
+    mass = mass / mass.sum()
+    out: dict[str, float] = {}
+    for formula, w in zip(formulas, mass, strict=True):
+        parsed = parse_formula(formula) if isinstance(formula, str) else formula
+        for element, pct in parsed.element_wt_percent().items():
+            out[element] = out.get(element, 0.0) + float(w) * pct
     return out
