@@ -56,6 +56,7 @@ demo: install
 	$(BIN)/python -m lithoscope.data.sample rruff-raman Forsterite $(DEMO_DIR) $(MIRROR_OPT)
 	$(BIN)/lithoscope identify $(DEMO_DIR)/*.txt --top 3 --plot $(DEMO_DIR)/identify.png
 	$(BIN)/lithoscope identify $(DEMO_DIR)/*.txt --top 3 --body moon --no-explain
+	$(BIN)/lithoscope rock name --mode plagioclase=96 --mode orthopyroxene=4 --body moon --an 96
 	@echo "plot: $(DEMO_DIR)/identify.png"
 
 benchmarks: install
