@@ -1,4 +1,4 @@
-"""The `Spectrum` data model and `SpectralCollection`, many spectra on one axis.
+"""The `Spectrum` data model, `SpectralCollection` (many spectra on one axis) and `SpectralCube`.
 
 The spectral axis always travels with the intensities (after RamanSPy's SpectralContainer). A
 collection holds a single axis; code that receives data on another axis refuses it with a clear
@@ -18,7 +18,7 @@ import numpy.typing as npt
 from lithoscope.errors import InputError
 from lithoscope.methods import DEFAULT_UNIT, AxisUnit, Method, parse_enum
 
-__all__ = ["OutsidePolicy", "SpectralCollection", "Spectrum", "check_same_axis"]
+__all__ = ["OutsidePolicy", "SpectralCollection", "SpectralCube", "Spectrum", "check_same_axis"]
 
 OutsidePolicy = Literal["nan", "zero", "edge", "error"]
 
@@ -280,3 +280,113 @@ class SpectralCollection:
     def groups(self) -> list[str | None]:
         """Sample ids (RRUFF ids), the grouping key of every split."""
         return [m.get("sample_id") for m in self.metadata]
+
+
+@dataclass(frozen=True, eq=False)
+class SpectralCube:
+    """A spectral map: one spectrum at each node of a regular grid of stage positions.
+
+    Parameters
+    ----------
+    axis : array_like, shape (n_channels,)
+        Strictly increasing spectral axis shared by every spectrum.
+    intensities : array_like, shape (n_rows, n_cols, n_channels)
+        Finite intensities; ``intensities[row, col]`` is the spectrum measured at
+        ``(x[col], y[row])``.
+    x : array_like, shape (n_cols,)
+        Stage x position of each column.
+    y : array_like, shape (n_rows,)
+        Stage y position of each row.
+    method, unit : as for `Spectrum`
+    position_unit : str, default='µm'
+        Unit of ``x`` and ``y``.
+    metadata : mapping, optional
+        Metadata of the whole map (file, format, title, instrument, laser_nm ...).
+
+    Raises
+    ------
+    InputError
+        Shapes disagree, non-finite values, or an axis that is not strictly increasing.
+
+    Examples
+    --------
+    >>> cube = SpectralCube([100.0, 200.0], np.zeros((2, 3, 2)), [0.0, 1.0, 2.0], [0.0, 5.0],
+    ...                     method="raman")
+    >>> cube.shape, cube.spectrum(1, 2).metadata["map_x"]
+    ((2, 3, 2), 2.0)
+    """
+
+    axis: np.ndarray
+    intensities: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    method: Method
+    unit: AxisUnit = None  # type: ignore[assignment]
+    position_unit: str = "µm"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        method = _as_method(self.method)
+        where = str(self.metadata.get("file", "cube")) if self.metadata else "cube"
+        axis = _readonly(self.axis, "axis", where)
+        cube = _readonly(self.intensities, "intensities", where)
+        x = _readonly(self.x, "x positions", where)
+        y = _readonly(self.y, "y positions", where)
+        if axis.ndim != 1 or axis.size < 2:
+            raise InputError(f"{where}: the axis must be 1-D with at least 2 points")
+        if cube.ndim != 3 or cube.shape != (y.size, x.size, axis.size):
+            raise InputError(
+                f"{where}: intensities must have shape (len(y), len(x), len(axis)) = "
+                f"({y.size}, {x.size}, {axis.size}), got {cube.shape}"
+            )
+        if np.any(np.diff(axis) <= 0):
+            raise InputError(f"{where}: axis must be strictly increasing")
+        for name, arr in (("axis", axis), ("intensities", cube), ("x", x), ("y", y)):
+            if not np.all(np.isfinite(arr)):
+                raise InputError(f"{where}: {name} holds NaN or infinite values")
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "unit", _as_unit(self.unit, method))
+        object.__setattr__(self, "axis", axis)
+        object.__setattr__(self, "intensities", cube)
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "metadata", dict(self.metadata))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(n_rows, n_cols, n_channels)."""
+        return tuple(int(n) for n in self.intensities.shape)  # type: ignore[return-value]
+
+    def spectrum(self, row: int, col: int) -> Spectrum:
+        """The spectrum at ``(row, col)``, its position in ``map_row/map_col/map_x/map_y``."""
+        n_rows, n_cols, _ = self.shape
+        if not (0 <= row < n_rows and 0 <= col < n_cols):
+            raise InputError(f"map position ({row}, {col}) is outside the {n_rows} x {n_cols} map")
+        meta = {
+            **self.metadata,
+            "map_row": int(row),
+            "map_col": int(col),
+            "map_x": float(self.x[col]),
+            "map_y": float(self.y[row]),
+            "position_unit": self.position_unit,
+        }
+        return Spectrum(self.axis, self.intensities[row, col], self.method, self.unit, meta)
+
+    def to_collection(self) -> SpectralCollection:
+        """All spectra, row by row, as a `SpectralCollection` (positions in the metadata)."""
+        n_rows, n_cols, _ = self.shape
+        spectra = [self.spectrum(r, c) for r in range(n_rows) for c in range(n_cols)]
+        return SpectralCollection(
+            self.axis,
+            self.intensities.reshape(n_rows * n_cols, -1),
+            self.method,
+            self.unit,
+            [s.metadata for s in spectra],
+        )
+
+    def __repr__(self) -> str:
+        n_rows, n_cols, n = self.shape
+        return (
+            f"<SpectralCube {self.method.value} {n_rows} x {n_cols} spectra of {n} points "
+            f"{self.axis[0]:g}-{self.axis[-1]:g} {self.unit.value}>"
+        )

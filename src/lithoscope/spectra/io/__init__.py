@@ -12,6 +12,11 @@ Formats, in the order they are tried (the first whose sniffer accepts the conten
 ``text``                  two columns of numbers (CSV, TSV, whitespace)
 ========================  ============================================================
 
+Binary instrument files are recognised first, by their magic bytes (or, for binary content
+without them, by the suffix) and read by `lithoscope.spectra.io.instruments` through the
+optional ``formats`` libraries: ``spc`` (Thermo/Galactic SPC), ``wdf`` (Renishaw WDF; a map
+also as a `SpectralCube` with `read_cube`) and ``opus`` (Bruker OPUS).
+
 Examples
 --------
 >>> from lithoscope.spectra.io import read_spectrum  # doctest: +SKIP
@@ -37,6 +42,12 @@ from lithoscope.spectra.io._common import (
     check_file,
     decode,
 )
+from lithoscope.spectra.io.instruments import (
+    INSTRUMENT_FORMATS,
+    detect_instrument_format,
+    read_cube,
+    read_instrument,
+)
 from lithoscope.spectra.io.jcamp import looks_like_jcamp, parse_jcamp
 from lithoscope.spectra.io.rruff import looks_like_rruff, parse_rruff
 from lithoscope.spectra.io.tables import (
@@ -54,6 +65,7 @@ from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = [
     "FORMATS",
+    "INSTRUMENT_FORMATS",
     "MAX_FILE_BYTES",
     "WRITERS",
     "SpectrumFileError",
@@ -61,6 +73,7 @@ __all__ = [
     "detect_format",
     "parse_spectra",
     "parse_spectrum",
+    "read_cube",
     "read_spectra",
     "read_spectrum",
     "write_spectrum",
@@ -151,9 +164,15 @@ def detect_format(text: str, name: str = "input") -> str:
     )
 
 
-def _check_args(format: str | None, method: Any, unit: Any) -> None:
-    if format is not None and format not in FORMATS:
-        raise InputError(f"format {format!r} is not one of {', '.join(FORMATS)}")
+def _check_args(format: str | None, method: Any, unit: Any, *, binary: bool = False) -> None:
+    known = [*FORMATS, *INSTRUMENT_FORMATS] if binary else list(FORMATS)
+    if format is not None and format not in known:
+        hint = (
+            " (binary formats: read the file with read_spectra)"
+            if format in INSTRUMENT_FORMATS
+            else ""
+        )
+        raise InputError(f"format {format!r} is not one of {', '.join(known)}{hint}")
     if method is not None:
         parse_enum(Method, method, "method")
     if unit is not None:
@@ -247,15 +266,17 @@ def read_spectra(
     path : str or Path
         The file (at most `MAX_FILE_BYTES`; bigger files are refused before reading).
     format : str, optional
-        One of `FORMATS`; default: detected from the content.
+        One of `FORMATS` or `INSTRUMENT_FORMATS`; default: detected from the content.
     method, unit : optional
-        For files that do not record them (plain text, some tables); an error if they
-        contradict what the file says.
+        For files that do not record them (plain text, some tables, some SPC files); an error
+        if they contradict what the file says.
 
     Returns
     -------
     list of Spectrum
-        In file order, each with ``file`` and ``format`` in its metadata.
+        In file order, each with ``file`` and ``format`` in its metadata (the spectra of a
+        Renishaw WDF map with their stage positions: ``map_x``, ``map_y``, ``map_row``,
+        ``map_col``).
 
     Raises
     ------
@@ -272,10 +293,15 @@ def read_spectra(
     >>> [s.metadata["column"] for s in read_spectra(f, method="vnir")]
     ['olivine', 'augite']
     """
-    _check_args(format, method, unit)
+    _check_args(format, method, unit, binary=True)
     path = Path(path)
     check_file(path)
-    text = decode(path.read_bytes(), str(path))
+    data = path.read_bytes()
+    if format is None:
+        format = detect_instrument_format(data[:4096], path.name)
+    if format in INSTRUMENT_FORMATS:
+        return read_instrument(path, format, method=method, unit=unit)
+    text = decode(data, str(path))
     if format is None:
         format = detect_format(text, str(path))
     spec = FORMATS[format]
