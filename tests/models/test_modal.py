@@ -196,3 +196,112 @@ def test_hapke_errors(korda):
         hapke_unmix(r * 3, E, endmember_class=cls)
     with pytest.raises(InputError, match="class 1 has no spectrum with a mode >= 0.99"):
         endmember_albedos(r, np.array([[1.0, 0.0], [1.0, 0.0]]))
+
+
+# ------------------------------------------------------------------------ mixture model
+@pytest.fixture(scope="module")
+def mixture_model(small):
+    """A 3-member MLP on the first 30 spectra, calibrated on the other 30."""
+    X, y = small
+    reg = ModalRegressor(epochs=40, hidden=16, n_members=3).fit(X[:30], y[:30])
+    return modal.ModalMixtureModel(reg).calibrate(X[30:], y[30:])
+
+
+@pytest.mark.parametrize("method", modal.METHODS)
+def test_predict_is_the_mean_of_the_members(small, method):
+    X, y = small
+    params = {"n_members": 2} if method == "mlp" else {}
+    model = ModalRegressor(method, **FAST[method], **params).fit(X, y)
+    members = model.predict_members(X[:7])
+    assert members.shape == ((2 if method == "mlp" else 1), 7, len(TARGETS))
+    np.testing.assert_allclose(members[..., : len(MODES)].sum(axis=-1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(members.mean(axis=0), model.predict(X[:7]), atol=1e-6)
+
+
+def test_mixture_prediction_matches_numpy(mixture_model, small):
+    from scipy.stats import norm
+
+    X, _ = small
+    pred = mixture_model.predict(X)
+    members = mixture_model.regressor.predict_members(X)
+    modes = members[..., :4].mean(axis=0)
+    sd = mixture_model.sd_scale * np.maximum(members[..., :4].std(axis=0, ddof=1), 0.005)
+    present = modes > mixture_model.threshold
+    total = np.where(present, modes, 0).sum(axis=1, keepdims=True)
+    np.testing.assert_array_equal(pred.present, present)
+    np.testing.assert_allclose(pred.abundance, np.where(present, modes, 0) / total, atol=1e-9)
+    np.testing.assert_allclose(pred.abundance_sd, np.where(present, sd / total, 0), atol=1e-9)
+    np.testing.assert_allclose(
+        pred.presence, norm.cdf((modes - mixture_model.threshold) / sd), atol=1e-9
+    )
+    np.testing.assert_allclose(pred.abundance.sum(axis=1), 1.0, atol=1e-9)
+    np.testing.assert_allclose(pred.chemistry, members[..., 4:].mean(axis=0), atol=1e-9)
+    assert list(pred.classes) == list(modal.MIXTURE_CLASSES)
+    values, sds = pred.chemistry_of(0, "orthopyroxene")
+    assert set(values) == set(sds) == {"Fs", "Wo"}
+    assert pred.chemistry_of(0, "quartz") == ({}, {})
+
+
+def test_calibration_puts_68_percent_of_true_modes_within_one_sd(mixture_model, small):
+    X, y = small
+    cal = mixture_model.summary["calibration"]
+    assert cal["spectra"] == 30
+    assert mixture_model.threshold == cal["threshold"] and 0.01 <= cal["threshold"] <= 0.15
+    pred = mixture_model.predict(X[30:])
+    truth = y[30:, :4]
+    inside = np.abs(pred.abundance - truth)[pred.present] <= pred.abundance_sd[pred.present]
+    assert 0.66 <= inside.mean() <= 0.8, inside.mean()
+    assert all(v > 0 for v in cal["chemistry_sd_scale"].values())
+
+
+def test_too_few_calibration_spectra_keep_the_defaults(small):
+    X, y = small
+    reg = ModalRegressor("kernel_ridge").fit(X[:30], y[:30])
+    model = modal.ModalMixtureModel(reg).calibrate(X[30:35], y[30:35])
+    assert model.threshold == modal.DEFAULT_THRESHOLD and model.sd_scale == 1.0
+    assert "5 labelled calibration spectra (< 20)" in model.summary["calibration"]["skipped"]
+
+
+def test_mixture_model_save_load_round_trip(mixture_model, small, tmp_path):
+    from lithoscope.models.mixture import MixtureModel
+
+    X, _ = small
+    mixture_model.save(tmp_path / "mix")
+    doc = json.loads((tmp_path / "mix" / "mixture.json").read_text())
+    assert doc["kind"] == "modal" and doc["format"] == "lithoscope-mixture"
+    again = MixtureModel.load(tmp_path / "mix")  # dispatches by kind
+    assert isinstance(again, modal.ModalMixtureModel)
+    assert again.summary == json.loads(json.dumps(mixture_model.summary))
+    a, b = mixture_model.predict(X[:5]), again.predict(X[:5])
+    for name in ("presence", "present", "abundance", "abundance_sd", "chemistry"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-6, atol=1e-7)
+    with pytest.raises(FileExistsError):
+        mixture_model.save(tmp_path / "mix")
+
+
+def test_mixture_model_load_refuses_bad_files(mixture_model, tmp_path):
+    from lithoscope.models.mixture import MixtureModel
+
+    folder = mixture_model.save(tmp_path / "mix")
+    doc = json.loads((folder / "mixture.json").read_text())
+    for change, match in [
+        ({"kind": "magic"}, "kind 'magic' is not one of unmixer, modal"),
+        ({"threshold": 2.0}, "threshold or sd scales out of range"),
+        ({"sd_scale": None}, "threshold or sd scales missing"),
+        ({"format_version": 99}, "newer lithoscope"),
+        ({"classes": ["olivine"]}, "classes"),
+    ]:
+        (folder / "mixture.json").write_text(json.dumps(doc | change))
+        with pytest.raises(ModelFileError, match=match):
+            MixtureModel.load(folder)
+    (folder / "mixture.json").write_text(json.dumps(doc))
+    (folder / "regressor" / "member_0.keras").write_bytes(b"broken")
+    with pytest.raises(ModelFileError, match="member_0.keras is missing or its checksum"):
+        modal.ModalMixtureModel.load(folder)
+
+
+def test_mixture_model_refuses_spectra_on_another_axis(mixture_model):
+    with pytest.raises(InputError, match="expected preprocessed VNIR spectra with 401 values"):
+        mixture_model.predict(np.ones((2, 300)))
+    with pytest.raises(InputError, match="expected finite values"):
+        mixture_model.predict(np.full((1, 401), np.nan))

@@ -17,6 +17,13 @@ Two routes from a reflectance spectrum on the Korda & Kohout (2024) grid (450-24
 
 Saved models are a folder: ``modal.json`` (parameters, axis, versions, file checksums),
 ``modal.npz`` (arrays) and, for the MLP, one ``member_<k>.keras`` per ensemble member. No pickle.
+
+`ModalMixtureModel` serves a `ModalRegressor` as a mixture model (``identify --mixture --method
+vnir``), with the interface of `lithoscope.models.mixture.MixtureModel`: per spectrum and mineral
+group (olivine, orthopyroxene, clinopyroxene, plagioclase) the presence, the volume fraction and
+its standard deviation, and the mineral chemistry. The sd is the spread of the regressor's
+ensemble members (different seeds), scaled on calibration spectra so that about 68 % of true
+modes fall within one sd.
 """
 
 from __future__ import annotations
@@ -24,18 +31,20 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import nnls
+from scipy.special import ndtr
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from lithoscope import __version__
 from lithoscope.errors import InputError, ModelFileError
+from lithoscope.models.mixture import MIXTURE_FORMAT, MixturePrediction
 from lithoscope.physics.hapke import (
     RELAB_EMISSION,
     RELAB_INCIDENCE,
@@ -47,9 +56,12 @@ __all__ = [
     "DENSITY",
     "KORDA_GRID_NM",
     "METHODS",
+    "MIXTURE_CLASSES",
     "MODES",
     "TARGETS",
     "HapkeUnmixing",
+    "ModalMixtureModel",
+    "ModalPrediction",
     "ModalRegressor",
     "continuum_removed",
     "endmember_albedos",
@@ -425,6 +437,25 @@ class ModalRegressor(RegressorMixin, BaseEstimator):
         P[:, len(MODES) :] = np.clip(P[:, len(MODES) :], 0.0, 1.0)
         return P
 
+    def predict_members(self, X: npt.ArrayLike) -> np.ndarray:
+        """Each ensemble member's modes and chemistry, shape (n_members, n, 10).
+
+        Modes of each member are non-negative and sum to 1, chemistry lies in [0, 1]; `predict`
+        is their mean (its modes renormalised). Kernel ridge has one member.
+        """
+        check_is_fitted(self, "wavelength_nm_")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        Z = (vnir_features(X, self.wavelength_nm_) - self.feature_mean_) / self.feature_scale_
+        if self.method == "mlp":
+            P = np.stack([np.asarray(m.predict(Z, verbose=0)) for m in self.members_])
+            P = P.astype(np.float64)
+        else:
+            P = (self._kernel(Z, self.X_fit_) @ self.dual_coef_ + self.target_mean_)[None]
+        for member in P:
+            member[:, : len(MODES)] = _simplex(member[:, : len(MODES)])
+        P[..., len(MODES) :] = np.clip(P[..., len(MODES) :], 0.0, 1.0)
+        return P
+
     def predict_modes(self, X: npt.ArrayLike) -> np.ndarray:
         """Modal OL, OPX, CPX, PLG as volume fractions summing to 1, shape (n, 4)."""
         return self.predict(X)[:, : len(MODES)]
@@ -697,3 +728,281 @@ def endmember_albedos(
         ends.append(chosen)
         classes.extend([c] * len(chosen))
     return np.vstack(ends), np.array(classes)
+
+
+# ------------------------------------------------------------------------ mixture model
+#: The mineral groups of a `ModalMixtureModel`, in `MODES` order (names the rock schemes know).
+MIXTURE_CLASSES = ("olivine", "orthopyroxene", "clinopyroxene", "plagioclase")
+#: Chemistry reported for each mineral group: (`CHEMISTRY_TARGETS` column, name in the answer).
+MIXTURE_CHEMISTRY: dict[str, tuple[tuple[str, str], ...]] = {
+    "olivine": (("Fo", "Fo"),),
+    "orthopyroxene": (("Fs_OPX", "Fs"), ("Wo_OPX", "Wo")),
+    "clinopyroxene": (("Fs_CPX", "Fs"), ("Wo_CPX", "Wo")),
+    "plagioclase": (("An", "An"),),
+}
+#: Presence threshold (volume fraction) when too few calibration spectra choose one: 2 vol %.
+DEFAULT_THRESHOLD = 0.02
+#: Smallest ensemble spread (fraction) an sd is built from: 0.5 vol % (or 0.5 mol %).
+SPREAD_FLOOR = 0.005
+#: Fewer labelled calibration spectra than this: default threshold, unscaled sd.
+MIN_CALIBRATION = 20
+_THRESHOLDS = np.round(np.arange(0.01, 0.1501, 0.005), 3)
+_ONE_SD = 0.6827
+_MODAL_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModalPrediction(MixturePrediction):
+    """`MixturePrediction` with the mineral chemistry.
+
+    Attributes
+    ----------
+    chemistry : numpy.ndarray, shape (n, 6)
+        `CHEMISTRY_TARGETS` (Fo, Fs and Wo of OPX and CPX, An) as fractions 0-1, predicted for
+        every mineral whether present or not.
+    chemistry_sd : numpy.ndarray, shape (n, 6)
+    """
+
+    chemistry: np.ndarray | None = None
+    chemistry_sd: np.ndarray | None = None
+
+    def chemistry_of(self, row: int, mineral: str) -> tuple[dict[str, float], dict[str, float]]:
+        """(values, sds) in mol % of one mineral's chemistry in spectrum ``row``.
+
+        Examples
+        --------
+        >>> p = ModalPrediction(np.array(MIXTURE_CLASSES), *[np.zeros((1, 4))] * 4,
+        ...                     chemistry=np.full((1, 6), 0.5), chemistry_sd=np.zeros((1, 6)))
+        >>> p.chemistry_of(0, "plagioclase")
+        ({'An': 50.0}, {'An': 0.0})
+        """
+        if self.chemistry is None or self.chemistry_sd is None:
+            return {}, {}
+        values, sds = {}, {}
+        for target, name in MIXTURE_CHEMISTRY.get(mineral, ()):
+            j = CHEMISTRY_TARGETS.index(target)
+            values[name] = round(float(self.chemistry[row, j]) * 100, 2)
+            sds[name] = round(float(self.chemistry_sd[row, j]) * 100, 2)
+        return values, sds
+
+
+@dataclass
+class ModalMixtureModel:
+    """A `ModalRegressor` serving VNIR mixtures like `lithoscope.models.mixture.MixtureModel`.
+
+    For preprocessed VNIR spectra (the ``vnir`` preset: continuum removed, on the regressor's
+    axis) `predict` gives, per mineral group of `MIXTURE_CLASSES`:
+
+    * ``abundance``: the ensemble mean of the predicted modes, renormalised over the present
+      groups;
+    * ``present``: that mode above ``threshold`` (chosen on calibration spectra for the best
+      micro-F1 of "mode > 0", else `DEFAULT_THRESHOLD`);
+    * ``abundance_sd``: ``sd_scale`` times the spread (sd) of the ensemble members' modes
+      (floored at `SPREAD_FLOOR`), with ``sd_scale`` chosen on calibration spectra so that 68 %
+      of their true modes fall within one sd;
+    * ``presence``: the normal probability ``Phi((mode - threshold) / sd)``;
+    * ``chemistry`` and ``chemistry_sd`` (`ModalPrediction`): Fo, Fs and Wo of both
+      pyroxenes and An, the sd scaled the same way per target.
+
+    Parameters
+    ----------
+    regressor : ModalRegressor
+        Fitted on preprocessed spectra, with several members (``n_members``) for the spread.
+    threshold : float, default `DEFAULT_THRESHOLD`
+    sd_scale : float, default 1
+    chemistry_sd_scale : sequence of float, optional
+        One per `CHEMISTRY_TARGETS` (default all 1).
+    summary : dict, optional
+        How it was trained and calibrated (kept in the bundle).
+
+    Examples
+    --------
+    >>> reg = ModalRegressor(n_members=5).fit(X_train, y_train)  # doctest: +SKIP
+    >>> model = ModalMixtureModel(reg).calibrate(X_cal, y_cal)  # doctest: +SKIP
+    >>> model.predict(X).abundance.sum(axis=1)  # doctest: +SKIP
+    array([1., 1.])
+    """
+
+    kind = "modal"
+
+    regressor: Any
+    threshold: float = DEFAULT_THRESHOLD
+    sd_scale: float = 1.0
+    chemistry_sd_scale: tuple[float, ...] = (1.0,) * len(CHEMISTRY_TARGETS)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> np.ndarray:
+        return np.array(MIXTURE_CLASSES)
+
+    @property
+    def axis(self) -> np.ndarray:
+        return np.asarray(self.regressor.wavelength_nm_)
+
+    def _raw(self, X: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Ensemble mean and spread of the modes and of the chemistry."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.axis.size:
+            raise InputError(
+                f"X: expected preprocessed VNIR spectra with {self.axis.size} values on "
+                f"{self.axis[0]:g}-{self.axis[-1]:g} nm, got shape {X.shape}; preprocess with "
+                "the model's pipeline"
+            )
+        if not np.all(np.isfinite(X)):
+            raise InputError("X: expected finite values; remove NaN before predicting")
+        # continuum-removed values may touch 0 where the reflectance was clipped: logs need > 0
+        P = self.regressor.predict_members(np.clip(X, 1e-3, None))
+        k = len(MODES)
+        mean = P.mean(axis=0)
+        mean[:, :k] = _simplex(mean[:, :k])
+        spread = P.std(axis=0, ddof=1) if P.shape[0] > 1 else np.zeros_like(mean)
+        return mean[:, :k], spread[:, :k], mean[:, k:], spread[:, k:]
+
+    def predict(self, X: npt.ArrayLike) -> ModalPrediction:
+        """Presence, abundance, sd and chemistry of the four groups for preprocessed ``X``."""
+        modes, spread, chemistry, chem_spread = self._raw(X)
+        sd = self.sd_scale * np.maximum(spread, SPREAD_FLOOR)
+        present = modes > self.threshold
+        presence = ndtr((modes - self.threshold) / sd)
+        kept = np.where(present, modes, 0.0)
+        total = kept.sum(axis=1, keepdims=True)
+        scale = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        chem_sd = np.asarray(self.chemistry_sd_scale)[None, :] * np.maximum(
+            chem_spread, SPREAD_FLOOR
+        )
+        return ModalPrediction(
+            self.classes,
+            presence,
+            present,
+            kept * scale,
+            np.where(present, sd * scale, 0.0),
+            chemistry=chemistry,
+            chemistry_sd=chem_sd,
+        )
+
+    def calibrate(self, X: npt.ArrayLike, y: npt.ArrayLike) -> ModalMixtureModel:
+        """Choose ``threshold``, ``sd_scale`` and ``chemistry_sd_scale`` on labelled spectra.
+
+        Parameters
+        ----------
+        X : array_like, shape (n, n_wavelengths)
+            Preprocessed spectra that the regressor did not learn from.
+        y : array_like, shape (n, 10)
+            Their `TARGETS` (NaN where unknown, see `korda_targets`).
+
+        Returns
+        -------
+        self
+            With ``summary["calibration"]``: the choices and, on these spectra, presence F1,
+            abundance MAE (vol %) and the share of true modes within one sd.
+        """
+        y = np.asarray(y, dtype=np.float64)
+        k = len(MODES)
+        complete = np.isfinite(y[:, :k]).all(axis=1) if y.size else np.zeros(0, bool)
+        n = int(complete.sum())
+        if n < MIN_CALIBRATION:
+            self.summary["calibration"] = {
+                "skipped": f"{n} labelled calibration spectra (< {MIN_CALIBRATION}): threshold "
+                f"{DEFAULT_THRESHOLD} and the ensemble spread as sd, unscaled",
+            }
+            return self
+        X = np.asarray(X, dtype=np.float64)[complete]
+        truth, chem_truth = y[complete, :k], y[complete, k:]
+        modes, spread, chemistry, chem_spread = self._raw(X)
+        really = truth > 0
+        f1 = [_f1(modes > t, really) for t in _THRESHOLDS]
+        self.threshold = float(_THRESHOLDS[int(np.argmax(f1))])
+        present = modes > self.threshold
+        kept = np.where(present, modes, 0.0)
+        renorm = 1.0 / kept.sum(axis=1, keepdims=True)
+        error = np.abs(kept * renorm - truth)
+        base = np.maximum(spread, SPREAD_FLOOR) * renorm
+        self.sd_scale = float(np.quantile(error[present] / base[present], _ONE_SD, method="higher"))
+        scales = []
+        for j in range(len(CHEMISTRY_TARGETS)):
+            rows = np.isfinite(chem_truth[:, j])
+            if rows.sum() < 5:
+                scales.append(1.0)
+                continue
+            z = np.abs(chemistry[rows, j] - chem_truth[rows, j]) / np.maximum(
+                chem_spread[rows, j], SPREAD_FLOOR
+            )
+            scales.append(float(np.quantile(z, _ONE_SD, method="higher")))
+        self.chemistry_sd_scale = tuple(scales)
+        self.summary["calibration"] = {
+            "spectra": n,
+            "threshold": self.threshold,
+            "presence_micro_f1": round(float(max(f1)), 4),
+            "sd_scale": round(self.sd_scale, 4),
+            "chemistry_sd_scale": dict(
+                zip(CHEMISTRY_TARGETS, (round(v, 4) for v in scales), strict=True)
+            ),
+            # measured on the spectra that chose them: a check that they took, not a test
+            "abundance_mae_vol_pct": round(float(error.mean() * 100), 2),
+        }
+        return self
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path) -> Path:
+        """Write into the new folder ``folder``: mixture.json and regressor/."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=False)
+        self.regressor.save(folder / "regressor")
+        doc = {
+            "format": MIXTURE_FORMAT,
+            "format_version": _MODAL_FORMAT_VERSION,
+            "kind": self.kind,
+            "lithoscope_version": __version__,
+            "classes": list(MIXTURE_CLASSES),
+            "threshold": self.threshold,
+            "sd_scale": self.sd_scale,
+            "chemistry_sd_scale": list(self.chemistry_sd_scale),
+            "summary": self.summary,
+        }
+        (folder / "mixture.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ModalMixtureModel:
+        """Read a folder written by `save` (its regressor's checksums checked first).
+
+        Raises
+        ------
+        ModelFileError
+            A missing or foreign file, a newer format, or values out of range.
+        """
+        folder = Path(folder)
+        path = folder / "mixture.json"
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelFileError(f"{path}: unreadable ({exc}); retrain the mixture model") from None
+        if not isinstance(doc, dict) or doc.get("format") != MIXTURE_FORMAT:
+            raise ModelFileError(f"{path}: not a lithoscope mixture model")
+        if doc.get("kind") != cls.kind:
+            raise ModelFileError(f"{path}: kind {doc.get('kind')!r} is not a modal mixture model")
+        if int(doc.get("format_version", 0)) > _MODAL_FORMAT_VERSION:
+            raise ModelFileError(f"{path}: written by a newer lithoscope; upgrade lithoscope")
+        if doc.get("classes") != list(MIXTURE_CLASSES):
+            raise ModelFileError(f"{path}: classes {doc.get('classes')} are not {MIXTURE_CLASSES}")
+        try:
+            threshold = float(doc["threshold"])
+            sd_scale = float(doc["sd_scale"])
+            chem = tuple(float(v) for v in doc["chemistry_sd_scale"])
+        except (KeyError, TypeError, ValueError):
+            raise ModelFileError(f"{path}: threshold or sd scales missing; retrain") from None
+        if (
+            not 0 < threshold < 1
+            or not np.isfinite(sd_scale)
+            or sd_scale <= 0
+            or len(chem) != len(CHEMISTRY_TARGETS)
+            or not all(np.isfinite(v) and v > 0 for v in chem)
+        ):
+            raise ModelFileError(f"{path}: threshold or sd scales out of range; retrain")
+        regressor = ModalRegressor.load(folder / "regressor")
+        return cls(regressor, threshold, sd_scale, chem, dict(doc.get("summary") or {}))
+
+
+def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:
+    tp = float((predicted & truth).sum())
+    return 2 * tp / max(1.0, float(predicted.sum() + truth.sum()))

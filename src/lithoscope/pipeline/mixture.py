@@ -7,10 +7,17 @@ of. The unmixer's per-mineral presence thresholds are chosen (best F1) on synthe
 2-4 minerals built from the calibration-side spectra only, so no spectrum both teaches and
 judges.
 
+VNIR is different (`fit_modal_mixture_model`): MinDB holds VNIR spectra of rocks, meteorites
+and mixtures with measured modes (``korda2024``), so the mixture model is a `ModalMixtureModel`,
+a regressor of the modes (olivine, orthopyroxene, clinopyroxene, plagioclase) and their
+chemistry learned from the training-side labelled spectra and calibrated on the calibration side.
+
 Serving (`identify_mixtures`): one preprocessing call and one unmixing call per batch; per
-spectrum the minerals present (with probability, volume % and its sd), and the rock they make
-(`lithoscope.rocks.name_rock` on the modal mineralogy, with the planetary context of the
-measurement). `MixtureResult.to_json` is the JSON contract of ``identify --mixture --json``.
+spectrum the minerals present (with probability, volume % and its sd, and for VNIR their
+chemistry), and the rock they make (`lithoscope.rocks.name_rock` on the modal mineralogy, with
+the planetary context of the measurement and, for VNIR, the predicted An of plagioclase, Fa of
+olivine and Fs of orthopyroxene). `MixtureResult.to_json` is the JSON contract of
+``identify --mixture --json``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from lithoscope.errors import InputError, LithoscopeError
 __all__ = [
     "MixtureResult",
     "fit_mixture_model",
+    "fit_modal_mixture_model",
     "identify_mixtures",
     "mixture_species",
 ]
@@ -170,6 +178,115 @@ def _scores(pred: Any, Y: np.ndarray, A: np.ndarray) -> dict[str, float]:
     return {"micro_f1": round(f1, 4), "abundance_mae_vol_pct": round(mae, 2)}
 
 
+def fit_modal_mixture_model(
+    db: Any,
+    dataset: Any,
+    fit_idx: np.ndarray,
+    cal_idx: np.ndarray,
+    *,
+    pipeline: Any,
+    in_calibration: Callable[[np.ndarray], np.ndarray],
+    params: dict[str, Any] | None = None,
+    random_state: int = 0,
+) -> Any:
+    """The VNIR mixture model: a `ModalMixtureModel` on MinDB's spectra with modal labels.
+
+    The spectra are read through MinDB (``modes`` and ``chemistry`` in their metadata, see
+    `lithoscope.data.vnir.korda_spectra`) and preprocessed with the method's ``pipeline``. The
+    split follows the identification model's: a material (``material`` in the metadata: the
+    grain-size splits of one sample) is on the calibration side when one of its spectra is in
+    ``cal_idx``, on the training side when one is in ``fit_idx``, and otherwise where
+    ``in_calibration`` puts it (the hash of its key, as for multi-method training). A
+    `ModalRegressor` ensemble learns from the training side; the calibration side chooses the
+    presence threshold and scales the sd (`ModalMixtureModel.calibrate`).
+
+    Parameters
+    ----------
+    db : MinDB
+    dataset : Dataset
+        The identification model's training set (its groups decide the split).
+    fit_idx, cal_idx : ndarray of int
+        Its training and calibration sides.
+    pipeline : sklearn Pipeline
+        The method's preprocessing (starting with ``ToGrid``).
+    in_calibration : callable
+        ``keys -> bool array``: whether a material outside the dataset is held out.
+    params : dict, optional
+        `ModalRegressor` parameters (default: the MLP with 5 members for the sd).
+    random_state : int, default=0
+
+    Returns
+    -------
+    ModalMixtureModel
+
+    Raises
+    ------
+    InputError
+        Fewer than 10 labelled spectra on the training side.
+    """
+    import pandas as pd
+
+    from lithoscope.models.modal import (
+        CHEMISTRY_TARGETS,
+        MODES,
+        ModalMixtureModel,
+        ModalRegressor,
+        korda_targets,
+    )
+
+    stored = db.spectra_arrays(method=dataset.spec.method, extra=True)
+    rows = [
+        i
+        for i, meta in enumerate(stored.metadata)
+        if len((meta["extra"].get("modes") or {}).keys() & set(MODES)) == len(MODES)
+    ]
+    if not rows:
+        raise InputError(
+            f"MinDB holds no {dataset.spec.method} spectra with modal labels; a mixture model "
+            "learns from them (lithoscope data ingest korda2024)"
+        )
+    metas = [stored.metadata[i] for i in rows]
+    labels = pd.DataFrame(
+        [{**m["extra"]["modes"], **(m["extra"].get("chemistry") or {})} for m in metas],
+        columns=[*MODES, *CHEMISTRY_TARGETS],
+        dtype=np.float64,
+    )
+    y = korda_targets(labels)
+    material = np.array([str(m["extra"].get("material") or m["group"]) for m in metas])
+    sample = np.array([str(m["group"]) for m in metas])
+    groups = np.asarray(dataset.groups).astype(str)
+    cal_groups, fit_groups = set(groups[cal_idx].tolist()), set(groups[fit_idx].tolist())
+    held = in_calibration(material)
+    for key in np.unique(material):
+        members = set(sample[material == key].tolist())
+        if members & cal_groups:
+            held[material == key] = True
+        elif members & fit_groups:
+            held[material == key] = False
+    spectra = stored.to_spectra()
+    X = np.asarray(pipeline.transform([spectra[i] for i in rows]), dtype=np.float64)
+    if (~held).sum() < 10:
+        raise InputError(
+            f"{int((~held).sum())} labelled {dataset.spec.method} spectra on the training side; "
+            "a modal mixture model needs at least 10"
+        )
+    grid = np.asarray(dataset.axis, dtype=np.float64)
+    settings = {"method": "mlp", "n_members": 5, "random_state": random_state, **(params or {})}
+    regressor = ModalRegressor(wavelength_nm=grid, **settings).fit(X[~held], y[~held])
+    summary: dict[str, Any] = {
+        "kind": "modal",
+        "training_spectra": int((~held).sum()),
+        "calibration_spectra": int(held.sum()),
+        "materials": {
+            "training": int(np.unique(material[~held]).size),
+            "calibration": int(np.unique(material[held]).size),
+        },
+        "regressor": {k: v for k, v in settings.items() if k != "wavelength_nm"},
+    }
+    model = ModalMixtureModel(regressor, summary=summary)
+    return model.calibrate(X[held], y[held])
+
+
 @dataclass
 class MixtureResult:
     """The answer for one spectrum of a rock or mixture.
@@ -277,7 +394,9 @@ def identify_mixtures(
             continue
         X, coverage = part.preprocess([m.spectra[meth] for _, m in items])
         pred = model.predict(X)
-        fitted, components, _ = model.unmixer.reconstruct(X, candidates=pred.present)
+        fitted = components = None
+        if getattr(model, "unmixer", None) is not None:  # a VNIR modal model fits no spectrum
+            fitted, components, _ = model.unmixer.reconstruct(X, candidates=pred.present)
         names = [str(c) for c in pred.classes]
         known = facts(names) if facts is not None else {}
         for row, (i, m) in enumerate(items):
@@ -292,10 +411,11 @@ def identify_mixtures(
                 order = np.argsort(-pred.presence[row], kind="stable")
                 result.prediction_set = [names[j] for j in order if pred.possible[row, j]]
                 result.confidence_level = model.conformal["confidence"]
-            result.fitted = fitted[row]
-            result.components = {
-                names[j]: components[row, j] for j in np.flatnonzero(pred.present[row])
-            }
+            if fitted is not None and components is not None:
+                result.fitted = fitted[row]
+                result.components = {
+                    names[j]: components[row, j] for j in np.flatnonzero(pred.present[row])
+                }
             result.rock = _rock(result, getattr(m.context, "body", None), plagioclase_an)
             results[i] = result
     return results
@@ -322,12 +442,15 @@ def _minerals(pred: Any, row: int, known: dict[str, dict[str, Any]]) -> list[dic
                 "group": info.get("group"),
             }
         )
+        if hasattr(pred, "chemistry_of"):  # VNIR: mol % of Fo, Fs, Wo, An and their sd
+            out[-1]["chemistry"], out[-1]["chemistry_sd"] = pred.chemistry_of(row, name)
     return out
 
 
 def _rock(result: MixtureResult, body: str | None, an: float | None) -> dict[str, Any] | None:
     """The rock name of the present minerals' modes; minerals the schemes do not know are left
-    out and said so."""
+    out and said so. Predicted chemistry (VNIR) gives An (unless ``an`` is given), olivine Fa
+    and low-Ca pyroxene Fs."""
     from lithoscope.rocks import name_rock
     from lithoscope.rocks.minerals import mineral_info
 
@@ -347,8 +470,17 @@ def _rock(result: MixtureResult, body: str | None, an: float | None) -> dict[str
         )
     if not modes:
         return None
+    chemistry = {m["mineral"]: m.get("chemistry") or {} for m in result.minerals if m["present"]}
+    an = chemistry.get("plagioclase", {}).get("An") if an is None else an
+    fo = chemistry.get("olivine", {}).get("Fo")
     try:
-        rock = name_rock(modes, body=body, plagioclase_an=an)
+        rock = name_rock(
+            modes,
+            body=body,
+            plagioclase_an=an,
+            olivine_fa=None if fo is None else 100.0 - fo,
+            pyroxene_fs=chemistry.get("orthopyroxene", {}).get("Fs"),
+        )
     except InputError as exc:
         result.warnings.append(f"no rock name: {exc}")
         return None

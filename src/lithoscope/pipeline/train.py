@@ -81,7 +81,9 @@ def train(
     With ``mixture`` each method also gets a mixture model (`fit_mixture_model`): the unmixer
     of the rock-forming minerals' training spectra, its presence thresholds chosen on mixtures
     of calibration spectra (``identify --mixture``); with ``mixture_network`` (default) also the
-    multi-label network (``mixture_params``: its parameters, e.g. ``epochs``).
+    multi-label network (``mixture_params``: its parameters, e.g. ``epochs``). For VNIR the
+    mixture model is a `ModalMixtureModel` (`fit_modal_mixture_model`) learned from MinDB's
+    spectra with modal labels (``mixture_params``: its `ModalRegressor` parameters).
     """
     methods = [parse_enum(Method, m.strip(), "--method").value for m in str(method).split(",")]
     if len(set(methods)) != len(methods):
@@ -227,7 +229,21 @@ def _train_part(
         except InputError as exc:  # too few spectra with measured chemistry
             calibration["composition"] = {"skipped": str(exc)}
     mixture_model = None
-    if mixture:
+    if mixture and method == "vnir":
+        from lithoscope.pipeline.mixture import fit_modal_mixture_model
+
+        # the modes of MinDB's labelled rock and mixture spectra, not unmixing of references
+        mixture_model = fit_modal_mixture_model(
+            db,
+            dataset,
+            fit_idx,
+            cal_idx,
+            pipeline=pipe,
+            in_calibration=lambda keys: _in_calibration(keys, calibration_size),
+            params=mixture_params,
+        )
+        calibration["mixture"] = mixture_model.summary
+    elif mixture:
         from lithoscope.pipeline.mixture import fit_mixture_model
 
         mixture_model = fit_mixture_model(
