@@ -415,7 +415,7 @@ def spectra_info(
     """Format, method, mineral, RRUFF id, laser and axis of spectrum files."""
     import warnings
 
-    from lithoscope.spectra.io import SpectrumWarning, read_spectrum
+    from lithoscope.spectra.io import SpectrumWarning, read_spectra
 
     failed = 0
     table = Table()
@@ -437,30 +437,31 @@ def spectra_info(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", SpectrumWarning)
-                spectrum = read_spectrum(path, method=method)
+                spectra = read_spectra(path, method=method)
         except LithoscopeError as exc:
             failed += 1
             err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
             continue
         for w in caught:
             err_console.print(f"warning: {w.message}", markup=False, soft_wrap=True)
-        meta = spectrum.metadata
-        row = {
-            "file": str(path),
-            "format": meta.get("format"),
-            "method": spectrum.method.value,
-            "mineral": meta.get("mineral"),
-            "rruff_id": meta.get("sample_id"),
-            "laser_nm": meta.get("laser_nm"),
-            "unit": spectrum.unit.value,
-            "n_points": spectrum.n_points,
-            "axis_min": float(spectrum.axis[0]),
-            "axis_max": float(spectrum.axis[-1]),
-        }
-        if as_json:
-            _print_json(row)
-        else:
-            table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
+        for i, spectrum in enumerate(spectra):  # a table, multifile SPC or map: a row each
+            meta = spectrum.metadata
+            row = {
+                "file": f"{path} [{i}]" if len(spectra) > 1 else str(path),
+                "format": meta.get("format"),
+                "method": spectrum.method.value,
+                "mineral": meta.get("mineral"),
+                "rruff_id": meta.get("sample_id"),
+                "laser_nm": meta.get("laser_nm"),
+                "unit": spectrum.unit.value,
+                "n_points": spectrum.n_points,
+                "axis_min": float(spectrum.axis[0]),
+                "axis_max": float(spectrum.axis[-1]),
+            }
+            if as_json:
+                _print_json(row)
+            else:
+                table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     if not as_json and table.row_count:
         console.print(table)
     if failed:
