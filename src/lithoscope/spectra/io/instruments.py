@@ -62,6 +62,7 @@ import importlib
 import io
 import logging
 import re
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -633,15 +634,39 @@ def _opus_date(params: Any) -> str | None:
     return f"{date} {time}"  # a date form not recognised: kept as the file writes it
 
 
+def _opus_directory_problem(data: bytes) -> str | None:
+    """Why the block directory of an OPUS file does not fit the file, or None.
+
+    brukeropus skips a block whose directory entry points outside the file and then picks
+    another block of the same kind (OPUS files often hold two reflectance or absorbance
+    blocks), so a truncated or damaged file would give other data without an error.
+    """
+    if len(data) < 24:
+        return f"{len(data)} bytes, shorter than the 24-byte OPUS header"
+    start, max_blocks, n_blocks = struct.unpack("<III", data[12:24])
+    if n_blocks > max_blocks or start + 12 * n_blocks > len(data):
+        return f"directory of {n_blocks} blocks at byte {start} does not fit the file"
+    for i in range(n_blocks):
+        words, offset = struct.unpack("<II", data[start + 12 * i + 4 : start + 12 * i + 12])
+        if offset + 4 * words > len(data):
+            return (
+                f"block {i} ends at byte {offset + 4 * words}, beyond the {len(data)} bytes of "
+                "the file (truncated or damaged)"
+            )
+    return None
+
+
 def _read_opus(
     path: Path, name: str, method: Method | None, unit: AxisUnit | None
 ) -> list[Spectrum]:
     fmt = INSTRUMENT_FORMATS["opus"]
     brukeropus = _library(fmt, name)
-    with path.open("rb") as fh:
-        head = fh.read(4)
-    if head != _OPUS_MAGIC:
-        raise _fail(name, _OPUS, f"starts with {head!r}, not the OPUS bytes 0A 0A FE FE")
+    data = path.read_bytes()
+    if data[:4] != _OPUS_MAGIC:
+        raise _fail(name, _OPUS, f"starts with {data[:4]!r}, not the OPUS bytes 0A 0A FE FE")
+    problem = _opus_directory_problem(data)
+    if problem:
+        raise _fail(name, _OPUS, problem)
     with _library_errors(name, _OPUS):
         opus = brukeropus.read_opus(str(path))
         keys = list(opus.data_keys)
@@ -689,6 +714,11 @@ def _read_opus(
         raise _fail(name, _OPUS, f"{block.label} block has {y.size} of {n_points} points")
     found_method = Method.RAMAN if is_raman else None
     _check_given(name, "method", found_method, method, "the OPUS block is a Raman spectrum")
+    if not is_raman and method in (Method.RAMAN, Method.LIBS, Method.XRD):
+        raise SpectrumFileError(
+            f"spectrum '{name}': the OPUS block is {block.label}, not a {method.value} spectrum; "
+            "drop the method argument (infrared) or give ir or vnir"
+        )
     chosen_method = found_method or method or Method.IR
     found_unit = AxisUnit.RAMAN_SHIFT if is_raman else AxisUnit.WAVENUMBER
     _check_given(name, "unit", found_unit, unit, f"OPUS x unit {xu}")
