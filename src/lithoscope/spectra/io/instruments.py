@@ -14,14 +14,15 @@ instruments``, see its README) and on 60 truncations of each file:
 format chosen                 measured against
 ====== ====================== ===========================================================
 SPC    ``spc-io`` 0.2.1 (MIT) ``spc-spectra`` 0.4.0: same x and y (max difference 0) on the
-                              three one-axis files; on the multifile XYXY file (``m_xyxy.spc``,
+                              files with one shared x array (``spectra.spc``, ``gxy.spc``, the
+                              31 spectra of ``x-y.spc``); on the XYXY multifile (``m_xyxy.spc``,
                               a GC-MS run) ``spc-spectra`` reads the per-subfile x values as
                               scaled integers (16943.6 ... 16846.8 for the first scan) where
                               the format stores floats: ``spc-io`` gives 43.9 ... 25.85, the
                               header's own ``ffirst``/``flast``. ``spc-spectra`` also prints to
-                              stdout, returned truncated data without error on 30 of 60 cuts of
-                              ``gxy.spc``, and cannot be installed with build isolation (its
-                              ``setup.py`` imports numpy). ``spc-io`` raised on every cut.
+                              stdout, has no release since 2018 and cannot be installed with
+                              build isolation (its ``setup.py`` imports numpy). On 60 cuts of
+                              each file neither returned wrong data (``spc-io`` raised on all).
 WDF    ``renishaw-wdf`` 1.4.0 ``renishawWiRE`` 0.1.16: same x and y (max difference 0) on all
        (Apache-2.0, Renishaw) three files, and both reproduce the values upstream tests state
                               (orange-spectroscopy's ``test_readers.py``, renishaw-wdf's
@@ -37,6 +38,11 @@ OPUS   ``brukeropus`` 1.4.3   OPUS's own text export of the same measurement
                               ``brukeropusreader`` 1.3.4 labels that reflectance block ``AB``
                               (absorbance).
 ====== ====================== ===========================================================
+
+Checks of this module where the libraries are lenient: array lengths against the header,
+finite values, and for OPUS that every block of the directory lies inside the file
+(``brukeropus`` skips a block whose entry points past the end and would then return the other
+reflectance block of ``peach_juice.0`` without an error).
 
 What each file says is used, never guessed: a Renishaw WDF file is Raman; an OPUS file is
 infrared unless its block is a Raman spectrum (an explicit ``method`` may override the infrared
@@ -72,7 +78,7 @@ from typing import Any
 import numpy as np
 
 from lithoscope.errors import InputError
-from lithoscope.methods import AxisUnit, Method
+from lithoscope.methods import AxisUnit, Method, parse_enum
 from lithoscope.spectra.io._common import SpectrumFileError, check_file, repair_axis
 from lithoscope.spectra.spectrum import SpectralCube, Spectrum
 
@@ -798,6 +804,6 @@ def read_instrument(
         raise InputError(f"format {format!r} is not one of {', '.join(INSTRUMENT_FORMATS)}")
     path = Path(path)
     check_file(path)
-    m = Method(str(method).lower()) if method is not None else None
-    u = AxisUnit(str(unit)) if unit is not None else None
+    m = parse_enum(Method, method, "method") if method is not None else None
+    u = parse_enum(AxisUnit, unit, "unit", lower=False) if unit is not None else None
     return INSTRUMENT_FORMATS[format].read(path, str(path), m, u)
