@@ -317,6 +317,25 @@ def test_corrupted_headers_fail_in_one_line(tmp_path, source, offset, value, mat
     assert str(info.value).endswith("export it again or as text")
 
 
+@pytest.mark.parametrize(("source", "fmt", "kwargs"), DAMAGEABLE, ids=lambda v: str(v)[-24:])
+def test_random_byte_damage_gives_data_or_one_line(tmp_path, source, fmt, kwargs):
+    """Overwrite 4 random bytes (80 times; half of them in the first 2 kB, where the headers
+    and directories are): either the file still reads or it fails with a SpectrumFileError."""
+    rng = np.random.default_rng(20261206)
+    data = source.read_bytes()
+    bad = tmp_path / f"damaged{source.suffix}"
+    for trial in range(80):
+        damaged = bytearray(data)
+        end = 2048 if trial % 2 else len(data) - 4
+        at = int(rng.integers(0, end))
+        damaged[at : at + 4] = rng.integers(0, 256, 4, dtype=np.uint8).tobytes()
+        bad.write_bytes(bytes(damaged))
+        try:
+            read_spectra(bad, **kwargs)
+        except SpectrumFileError as exc:
+            assert "\n" not in str(exc) and str(exc).startswith(f"spectrum '{bad}'"), at
+
+
 def test_binary_junk_with_an_instrument_suffix_names_the_format(tmp_path):
     junk = bytes(range(256)) * 8
     for suffix, label in (

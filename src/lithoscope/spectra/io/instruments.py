@@ -49,7 +49,7 @@ infrared unless its block is a Raman spectrum (an explicit ``method`` may overri
 default, e.g. ``vnir`` for a near-infrared reflectance); an SPC file's x type (Raman shift) or
 experiment type (FT-IR, NIR, UV-VIS, X-ray diffraction, Raman) tells the method, otherwise the
 caller must give it. An axis stored in decreasing order (usual in all three formats) is the
-declared order and is reversed without a warning.
+declared order and is reversed without a warning; an axis in no order is damage and refused.
 
 Examples
 --------
@@ -79,7 +79,7 @@ import numpy as np
 
 from lithoscope.errors import InputError
 from lithoscope.methods import AxisUnit, Method, parse_enum
-from lithoscope.spectra.io._common import SpectrumFileError, check_file, repair_axis
+from lithoscope.spectra.io._common import SpectrumFileError, check_file
 from lithoscope.spectra.spectrum import SpectralCube, Spectrum
 
 __all__ = [
@@ -177,7 +177,15 @@ def _spectrum(
         )
     if x.size >= 2 and np.all(np.diff(x) < 0):
         x, y = x[::-1], y[::-1]
-    x, y = repair_axis(x, y, name)
+    # an instrument writes a monotonic axis: anything else is damage, not an order to repair
+    steps = np.diff(x)
+    if np.any(steps <= 0):
+        bad = int(np.flatnonzero(steps <= 0)[0])
+        raise _fail(
+            name,
+            meta["format_label"],
+            f"axis not monotonic: {x[bad + 1]:g} follows {x[bad]:g} at point {bad + 1}",
+        )
     meta = {k: v for k, v in meta.items() if k != "format_label" and v is not None}
     return Spectrum(x, y, method, unit, meta)
 
@@ -456,7 +464,8 @@ def _wdf_content(path: Path, name: str, method: Method | None, unit: AxisUnit | 
         _check_given(name, "unit", found_unit, unit, f"WDF x list in {xlist.units.name}")
         if x.size != n_points:
             raise _fail(name, _WDF, f"x list of {x.size} values for {n_points} points")
-        spectra = np.array([w.spectrum(i) for i in range(n_collected)], dtype=np.float64)
+        block = w.spectrum(slice(0, n_collected))  # a flat tuple when there is one spectrum
+        spectra = np.array([block] if n_collected == 1 else block, dtype=np.float64)
         origins = w.origins
         types = wdf.WdfDataType
         positions, position_unit = {}, None
@@ -674,6 +683,12 @@ def _read_opus(
     if problem:
         raise _fail(name, _OPUS, problem)
     with _library_errors(name, _OPUS):
+        # a damaged point count would make brukeropus build an x array of up to 2**31 values
+        directory = importlib.import_module("brukeropus.file.directory").FileDirectory(data)
+        for block in directory.blocks:
+            npt = block.data.get("npt") if block.is_data_status() else None
+            if npt is not None and not 0 < int(npt) <= len(data) // 4:
+                raise _fail(name, _OPUS, f"{npt} points announced in a {len(data)}-byte file")
         opus = brukeropus.read_opus(str(path))
         keys = list(opus.data_keys)
         by_kind: dict[str, str] = {}
