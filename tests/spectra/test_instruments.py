@@ -381,3 +381,17 @@ def test_cli_spectra_info_on_instrument_files(monkeypatch, capsys):
     assert rows[2]["file"] == f"{MAP_WDF} [0]" and rows[-1]["file"] == f"{MAP_WDF} [87]"
     code, _, err = run(monkeypatch, capsys, "spectra", "info", str(XY_SPC))
     assert code == 1 and "--method raman" in err
+
+
+# ------------------------------------------------------------------------ SpectralCube
+def test_spectral_cube_validates_and_does_not_share_the_callers_array():
+    data = np.ones((2, 3, 4))
+    cube = SpectralCube(np.arange(4.0), data, [0.0, 1.0, 2.0], [0.0, 1.0], method="raman")
+    data[0, 0, 0] = 99.0
+    assert cube.intensities[0, 0, 0] == 1.0
+    with pytest.raises(InputError, match=r"len\(axis\)\) = \(2, 3, 4\), got \(3, 2, 4\)"):
+        SpectralCube(np.arange(4.0), np.ones((3, 2, 4)), [0.0, 1.0, 2.0], [0.0, 1.0], "raman")
+    with pytest.raises(InputError, match="strictly increasing"):
+        SpectralCube(np.arange(4.0)[::-1], data, [0.0, 1.0, 2.0], [0.0, 1.0], "raman")
+    with pytest.raises(InputError, match=r"map position \(2, 0\) is outside the 2 x 3 map"):
+        cube.spectrum(2, 0)
