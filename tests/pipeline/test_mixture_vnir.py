@@ -227,3 +227,56 @@ def test_modes_are_read_through_mindb_not_the_mirror(trained, korda, monkeypatch
         np.testing.assert_allclose(
             [by_id[ids[i]]["modes"][m] for m in MODES], korda.modes[i], atol=1e-6
         )
+
+
+def _answer(chemistry_sd):
+    from lithoscope.pipeline.mixture import MixtureResult
+
+    result = MixtureResult("x", "vnir", "m")
+    result.minerals = [
+        {
+            "mineral": "olivine",
+            "present": True,
+            "abundance": 55.0,
+            "chemistry": {"Fo": 75.0},
+            "chemistry_sd": {"Fo": chemistry_sd},
+        },
+        {
+            "mineral": "orthopyroxene",
+            "present": True,
+            "abundance": 25.0,
+            "chemistry": {"Fs": 21.0, "Wo": 1.0},
+            "chemistry_sd": {"Fs": chemistry_sd, "Wo": 0.5},
+        },
+        {"mineral": "clinopyroxene", "present": True, "abundance": 8.0, "chemistry": {}},
+        {
+            "mineral": "plagioclase",
+            "present": True,
+            "abundance": 12.0,
+            "chemistry": {"An": 12.0},
+            "chemistry_sd": {"An": 30.0},
+        },
+    ]
+    return result
+
+
+def test_rock_name_uses_predicted_chemistry_only_when_it_is_precise():
+    from lithoscope.pipeline.mixture import ROCK_CHEMISTRY_SD, _rock
+
+    # an ordinary chondrite with olivine Fa 25 (+- 2): L by Fa; An +- 30 is left out
+    precise = _answer(2.0)
+    rock = _rock(precise, "meteorite", None)
+    assert rock["name"] == "L chondrite"
+    assert any("Fa 25" in step for step in rock["reasoning"]), rock["reasoning"]
+    assert precise.warnings == [
+        f"plagioclase An 12 +- 30 mol % is too uncertain (sd > {ROCK_CHEMISTRY_SD:g}) to name "
+        "the rock: left out"
+    ]
+    vague = _answer(ROCK_CHEMISTRY_SD + 1)
+    rock = _rock(vague, "meteorite", None)
+    assert not any("Fa 25" in step for step in rock["reasoning"])
+    assert len(vague.warnings) == 3
+    # the caller's An wins over the prediction, whatever its sd
+    given = _answer(2.0)
+    _rock(given, "meteorite", 15.0)
+    assert given.warnings == []

@@ -799,7 +799,9 @@ class ModalMixtureModel:
       micro-F1 of "mode > 0", else `DEFAULT_THRESHOLD`);
     * ``abundance_sd``: ``sd_scale`` times the spread (sd) of the ensemble members' modes
       (floored at `SPREAD_FLOOR`), with ``sd_scale`` chosen on calibration spectra so that 68 %
-      of their true modes fall within one sd;
+      of their true modes fall within one sd (on the multi-phase ones, rocks and mixtures,
+      when there are at least `MIN_CALIBRATION`: single minerals are easier, and their sd then
+      errs on the wide side);
     * ``presence``: the normal probability ``Phi((mode - threshold) / sd)``;
     * ``chemistry`` and ``chemistry_sd`` (`ModalPrediction`): Fo, Fs and Wo of both
       pyroxenes and An, the sd scaled the same way per target.
@@ -917,7 +919,12 @@ class ModalMixtureModel:
         renorm = 1.0 / kept.sum(axis=1, keepdims=True)
         error = np.abs(kept * renorm - truth)
         base = np.maximum(spread, SPREAD_FLOOR) * renorm
-        self.sd_scale = float(np.quantile(error[present] / base[present], _ONE_SD, method="higher"))
+        # The sd is for rocks and mixtures: scaled on the multi-phase spectra when there are
+        # enough (single minerals are easier; their sd then errs on the wide side).
+        multi = (truth > 0).sum(axis=1) >= 2
+        basis = multi if multi.sum() >= MIN_CALIBRATION else np.ones_like(multi)
+        chosen = present & basis[:, None]
+        self.sd_scale = float(np.quantile(error[chosen] / base[chosen], _ONE_SD, method="higher"))
         scales = []
         for j in range(len(CHEMISTRY_TARGETS)):
             rows = np.isfinite(chem_truth[:, j])
@@ -934,6 +941,11 @@ class ModalMixtureModel:
             "threshold": self.threshold,
             "presence_micro_f1": round(float(max(f1)), 4),
             "sd_scale": round(self.sd_scale, 4),
+            "sd_scaled_on": (
+                f"{int(multi.sum())} multi-phase spectra"
+                if multi.sum() >= MIN_CALIBRATION
+                else f"all {n} spectra ({int(multi.sum())} multi-phase, < {MIN_CALIBRATION})"
+            ),
             "chemistry_sd_scale": dict(
                 zip(CHEMISTRY_TARGETS, (round(v, 4) for v in scales), strict=True)
             ),

@@ -40,6 +40,9 @@ __all__ = [
 
 #: minerals shown besides the present ones: presence probability at least this
 SHOW_POSSIBLE = 0.2
+#: predicted chemistry (VNIR) names the rock only when its sd is at most this (mol %): the
+#: schemes' boundaries are a few mol % apart (H/L/LL chondrites by Fa, FAN at An 90)
+ROCK_CHEMISTRY_SD = 5.0
 
 
 def mixture_species(classes: Sequence[str]) -> list[str]:
@@ -447,10 +450,19 @@ def _minerals(pred: Any, row: int, known: dict[str, dict[str, Any]]) -> list[dic
     return out
 
 
+#: predicted chemistry the rock name uses: (mineral, name in the answer, name_rock argument);
+#: olivine Fa is 100 - Fo
+_ROCK_CHEMISTRY = (
+    ("plagioclase", "An", "plagioclase_an"),
+    ("olivine", "Fo", "olivine_fa"),
+    ("orthopyroxene", "Fs", "pyroxene_fs"),
+)
+
+
 def _rock(result: MixtureResult, body: str | None, an: float | None) -> dict[str, Any] | None:
     """The rock name of the present minerals' modes; minerals the schemes do not know are left
     out and said so. Predicted chemistry (VNIR) gives An (unless ``an`` is given), olivine Fa
-    and low-Ca pyroxene Fs."""
+    and low-Ca pyroxene Fs when its sd is at most `ROCK_CHEMISTRY_SD`."""
     from lithoscope.rocks import name_rock
     from lithoscope.rocks.minerals import mineral_info
 
@@ -470,17 +482,22 @@ def _rock(result: MixtureResult, body: str | None, an: float | None) -> dict[str
         )
     if not modes:
         return None
-    chemistry = {m["mineral"]: m.get("chemistry") or {} for m in result.minerals if m["present"]}
-    an = chemistry.get("plagioclase", {}).get("An") if an is None else an
-    fo = chemistry.get("olivine", {}).get("Fo")
+    known = {"plagioclase_an": an}
+    present = {m["mineral"]: m for m in result.minerals if m["present"]}
+    for mineral, name, key in _ROCK_CHEMISTRY:
+        m = present.get(mineral)
+        if known.get(key) is not None or m is None or name not in (m.get("chemistry") or {}):
+            continue
+        value, sd = m["chemistry"][name], m["chemistry_sd"][name]
+        if sd > ROCK_CHEMISTRY_SD:
+            result.warnings.append(
+                f"{mineral} {name} {value:.0f} +- {sd:.0f} mol % is too uncertain "
+                f"(sd > {ROCK_CHEMISTRY_SD:g}) to name the rock: left out"
+            )
+            continue
+        known[key] = 100.0 - value if name == "Fo" else value
     try:
-        rock = name_rock(
-            modes,
-            body=body,
-            plagioclase_an=an,
-            olivine_fa=None if fo is None else 100.0 - fo,
-            pyroxene_fs=chemistry.get("orthopyroxene", {}).get("Fs"),
-        )
+        rock = name_rock(modes, body=body, **known)
     except InputError as exc:
         result.warnings.append(f"no rock name: {exc}")
         return None
