@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lithoscope.errors import InputError
@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     mirror : str or None
         Local folder or http(s) URL laid out like lithoscope's data mirror. Environment:
         ``LITHOSCOPE_MIRROR``.
+    api_token : SecretStr or None
+        Bearer token that the service's writes (adding spectra, ``learn``) require. Environment:
+        ``LITHOSCOPE_API_TOKEN``; default: none, and writes are off.
+    max_upload_bytes : int
+        Largest request body the service accepts (413 beyond it). Environment:
+        ``LITHOSCOPE_MAX_UPLOAD_BYTES``; default: 20 MB.
+    cors_origins : list of str
+        Origins allowed to call the service from a browser page of another origin. Environment:
+        ``LITHOSCOPE_CORS_ORIGINS`` as JSON (``'["https://lab.example"]'``); default: none.
 
     Examples
     --------
@@ -98,6 +107,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None
     mirror: str | None = None
+    api_token: SecretStr | None = None
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -118,7 +130,7 @@ class Settings(BaseSettings):
             return path
         return value
 
-    @field_validator("database_url", "mirror", mode="before")
+    @field_validator("database_url", "mirror", "api_token", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and value.strip() == "":

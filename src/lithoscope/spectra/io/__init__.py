@@ -45,6 +45,7 @@ from lithoscope.spectra.io._common import (
 from lithoscope.spectra.io.instruments import (
     INSTRUMENT_FORMATS,
     detect_instrument_format,
+    parse_instrument,
     read_cube,
     read_instrument,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "SpectrumFileError",
     "SpectrumWarning",
     "detect_format",
+    "parse_bytes",
     "parse_spectra",
     "parse_spectrum",
     "read_cube",
@@ -307,6 +309,56 @@ def read_spectra(
     spec = FORMATS[format]
     extra = spec.companions(path) if spec.companions is not None else {}
     return parse_spectra(text, str(path), format=format, method=method, unit=unit, **extra)
+
+
+def parse_bytes(
+    data: bytes,
+    name: str = "input",
+    *,
+    format: str | None = None,
+    method: Method | str | None = None,
+    unit: AxisUnit | str | None = None,
+) -> list[Spectrum]:
+    """Every spectrum of file content already in memory (an upload): `read_spectra` without a
+    file.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content (text in any encoding `read_spectra` reads, or an instrument file).
+    name : str
+        How messages and the ``file`` metadata name it; only a label, never opened.
+    format, method, unit : optional
+        As for `read_spectra`.
+
+    Returns
+    -------
+    list of Spectrum
+
+    Raises
+    ------
+    SpectrumFileError
+        The content is empty, larger than `MAX_FILE_BYTES`, or cannot be read (one line naming
+        ``name``).
+
+    Examples
+    --------
+    >>> [s.n_points for s in parse_bytes(b"100, 1\\n200, 3\\n300, 2\\n", "a.txt", method="raman")]
+    [3]
+    """
+    _check_args(format, method, unit, binary=True)
+    if not data:
+        raise SpectrumFileError(f"{name}: file is empty; export the spectrum again")
+    if len(data) > MAX_FILE_BYTES:
+        raise SpectrumFileError(
+            f"{name}: file is {len(data) / 1e6:.0f} MB, more than the "
+            f"{MAX_FILE_BYTES // (1024 * 1024)} MB a spectrum file may have"
+        )
+    if format is None:
+        format = detect_instrument_format(data[:4096], name)
+    if format in INSTRUMENT_FORMATS:
+        return parse_instrument(data, format, name, method=method, unit=unit)
+    return parse_spectra(decode(data, name), name, format=format, method=method, unit=unit)
 
 
 def read_spectrum(

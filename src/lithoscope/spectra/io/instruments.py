@@ -69,6 +69,7 @@ import io
 import logging
 import re
 import struct
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,6 +86,7 @@ from lithoscope.spectra.spectrum import SpectralCube, Spectrum
 __all__ = [
     "INSTRUMENT_FORMATS",
     "detect_instrument_format",
+    "parse_instrument",
     "read_cube",
     "read_instrument",
 ]
@@ -822,3 +824,27 @@ def read_instrument(
     m = parse_enum(Method, method, "method") if method is not None else None
     u = parse_enum(AxisUnit, unit, "unit", lower=False) if unit is not None else None
     return INSTRUMENT_FORMATS[format].read(path, str(path), m, u)
+
+
+def parse_instrument(
+    data: bytes,
+    format: str,
+    name: str = "input",
+    *,
+    method: Method | str | None = None,
+    unit: AxisUnit | str | None = None,
+) -> list[Spectrum]:
+    """`read_instrument` of file content already in memory (an upload).
+
+    The libraries read paths only, so ``data`` is written to a private temporary folder that is
+    deleted afterwards; ``name`` is only a label (messages, ``file`` metadata), never a path.
+    """
+    if format not in INSTRUMENT_FORMATS:
+        raise InputError(f"format {format!r} is not one of {', '.join(INSTRUMENT_FORMATS)}")
+    m = parse_enum(Method, method, "method") if method is not None else None
+    u = parse_enum(AxisUnit, unit, "unit", lower=False) if unit is not None else None
+    spec = INSTRUMENT_FORMATS[format]
+    with tempfile.TemporaryDirectory(prefix="lithoscope-upload-") as folder:
+        path = Path(folder) / f"upload{spec.suffixes[0] if spec.suffixes else '.0'}"
+        path.write_bytes(data)
+        return spec.read(path, name, m, u)
