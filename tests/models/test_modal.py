@@ -307,3 +307,10 @@ def test_mixture_model_refuses_spectra_on_another_axis(mixture_model):
         mixture_model.predict(np.ones((2, 300)))
     with pytest.raises(InputError, match="expected finite values"):
         mixture_model.predict(np.full((1, 401), np.nan))
+
+
+def test_mlp_fit_is_reproducible_with_its_random_state(small):
+    X, y = small
+    a = ModalRegressor(epochs=5, hidden=8, n_members=2, random_state=3).fit(X, y).predict(X[:5])
+    b = ModalRegressor(epochs=5, hidden=8, n_members=2, random_state=3).fit(X, y).predict(X[:5])
+    np.testing.assert_array_equal(a, b)

@@ -248,8 +248,19 @@ def _build_mlp(n_features: int, hidden: int, dropout: float, l2: float, seed: in
     h = keras.layers.Dense(
         hidden, activation="gelu", kernel_regularizer=reg, kernel_initializer=init
     )(h)
-    modes = keras.layers.Dense(len(MODES), activation="softmax", name="modes")(h)
-    chemistry = keras.layers.Dense(len(CHEMISTRY_TARGETS), activation="sigmoid", name="chem")(h)
+    # every layer's initial weights from the seed: no global random state
+    modes = keras.layers.Dense(
+        len(MODES),
+        activation="softmax",
+        name="modes",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+    )(h)
+    chemistry = keras.layers.Dense(
+        len(CHEMISTRY_TARGETS),
+        activation="sigmoid",
+        name="chem",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
+    )(h)
     outputs = keras.layers.Concatenate(name="targets")([modes, chemistry])
     return keras.Model(inputs, outputs, name="modal_mlp")
 
@@ -399,7 +410,8 @@ class ModalRegressor(RegressorMixin, BaseEstimator):
             model = _build_mlp(Z.shape[1], self.hidden, self.dropout, self.l2, seed)
             model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss=loss)
             batches = _Batches(Z, y, self.batch_size, np.random.default_rng(seed))
-            model.fit(batches, epochs=self.epochs, verbose=0)
+            # our batches are shuffled by our own generator; Keras would use the global one
+            model.fit(batches, epochs=self.epochs, verbose=0, shuffle=False)
             self.members_.append(model)
 
     def _kernel(self, A: np.ndarray, B: np.ndarray) -> np.ndarray:
