@@ -208,7 +208,7 @@ def main() -> None:
     # ------------------------------------------ the product's answer: probabilities and sets
     # MixtureModel as `train --mixture` builds it: presence probabilities (isotonic) and the
     # 90 % conformal multi-label set, calibrated on the validation mixtures (training side)
-    served = MixtureModel(nnls_model, net).calibrate_presence(val_mix.X, val_mix.Y)
+    served = MixtureModel(nnls_model, net).calibrate_presence(val_mix.X, val_mix.Y, val_mix.A)
     pred = served.predict(test_mix.X)
     truth = test_mix.Y.astype(bool)
     covered = np.all(pred.possible | ~truth, axis=1)

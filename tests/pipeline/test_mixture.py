@@ -114,6 +114,7 @@ def test_train_mixture_stores_a_validated_mixture_model(trained):
     assert np.all(np.diff(xs) >= 0) and np.all(np.diff(ps) >= 0)
     assert 0 <= ps[0] <= ps[-1] <= 1
     assert model.conformal["confidence"] == 0.9 and model.conformal["n"] >= 10
+    assert model.sd_scale > 0 and summary["validation"]["sd_scale"] == model.sd_scale
     # every efficiency is documented: a value and where it comes from
     assert all({"value", "status"} <= set(e) for e in summary["efficiencies"].values())
 
@@ -218,12 +219,12 @@ def test_unmixer_only_mixture_model_round_trips(trained, tmp_path):
     from lithoscope.models.mixture import MixtureModel
 
     nnls_only = MixtureModel(
-        full.unmixer, None, {"note": "test"}, full.presence_map, full.conformal
+        full.unmixer, None, {"note": "test"}, full.presence_map, full.conformal, 1.7
     )
     nnls_only.save(tmp_path / "m")
     again = MixtureModel.load(tmp_path / "m")
     assert again.network is None and again.presence_map == full.presence_map
-    assert again.conformal == full.conformal
+    assert again.conformal == full.conformal and again.sd_scale == 1.7
     X = full.unmixer.references_[:5]
     a, b = nnls_only.predict(X), again.predict(X)
     np.testing.assert_array_equal(a.present, b.present)

@@ -126,6 +126,7 @@ class MixtureModel:
     summary: dict[str, Any] = field(default_factory=dict)
     presence_map: tuple[list[float], list[float]] | None = None
     conformal: dict[str, float] | None = None
+    sd_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.network is not None:
@@ -155,11 +156,18 @@ class MixtureModel:
         return combined_scores(phi, np.asarray(self.unmixer.thresholds_), proba, thresholds)
 
     def calibrate_presence(
-        self, X: np.ndarray, Y: np.ndarray, *, confidence: float = 0.9
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        A: np.ndarray | None = None,
+        *,
+        confidence: float = 0.9,
     ) -> MixtureModel:
         """Map scores to probabilities of presence (isotonic, pooled over minerals) and
         calibrate the conformal multi-label set at ``confidence``, on validation mixtures
-        (never on test data)."""
+        (never on test data); with the true volume fractions ``A``, also scale the served sd
+        so that 68 % of the present minerals' true fractions lie within 1 sd (the served
+        abundances, NNLS on the present minerals, are closer than the unmixer's own)."""
         from sklearn.isotonic import IsotonicRegression
 
         Y = np.asarray(Y).astype(bool)
@@ -178,6 +186,14 @@ class MixtureModel:
             # the score above which all present minerals of `confidence` of the mixtures lie
             cut = float(np.quantile(worst, 1 - level, method="lower")) if level < 1 else 0.0
             self.conformal = {"confidence": float(confidence), "score": cut, "n": int(n)}
+        if A is not None:
+            self.sd_scale = 1.0
+            pred = self.predict(X)
+            hit = pred.present & Y
+            ok = hit & (pred.abundance_sd > 0)
+            if ok.sum() >= 10:
+                ratio = np.abs(pred.abundance - np.asarray(A))[ok] / pred.abundance_sd[ok]
+                self.sd_scale = float(np.quantile(ratio, 0.6827))
         return self
 
     def predict(self, X: np.ndarray) -> MixturePrediction:
@@ -201,7 +217,7 @@ class MixtureModel:
             presence,
             present,
             phi * scale,
-            np.where(present, sd * scale, 0.0),
+            np.where(present, sd * scale * self.sd_scale, 0.0),
             possible,
         )
 
@@ -221,6 +237,7 @@ class MixtureModel:
             "network": self.network is not None,
             "presence_map": self.presence_map,
             "conformal": self.conformal,
+            "sd_scale": self.sd_scale,
             "summary": self.summary,
         }
         (folder / "mixture.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
@@ -276,7 +293,17 @@ class MixtureModel:
                 }
             except (KeyError, TypeError, ValueError):
                 raise ModelFileError(f"{path}: conformal is incomplete; retrain") from None
-        return cls(unmixer, network, dict(doc.get("summary") or {}), presence_map, conformal)
+        sd_scale = doc.get("sd_scale", 1.0)
+        if not isinstance(sd_scale, int | float) or not np.isfinite(sd_scale) or sd_scale <= 0:
+            raise ModelFileError(f"{path}: sd_scale must be a number > 0; retrain")
+        return cls(
+            unmixer,
+            network,
+            dict(doc.get("summary") or {}),
+            presence_map,
+            conformal,
+            float(sd_scale),
+        )
 
 
 #: Mixture models of other kinds, by the ``kind`` in their mixture.json: the class

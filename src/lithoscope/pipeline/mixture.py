@@ -160,11 +160,11 @@ def fit_mixture_model(
     first, second = slice(0, half), slice(half, None)
     unmixer.calibrate(mixtures.X[first], mixtures.Y[first], mixtures.A[first])
     model = MixtureModel(unmixer, net, summary)
-    model.calibrate_presence(mixtures.X[second], mixtures.Y[second])
+    model.calibrate_presence(mixtures.X[second], mixtures.Y[second], mixtures.A[second])
     summary["validation"] = {
         "mixtures": int(mixtures.X.shape[0]),
         "calibration_minerals": len(by_species),
-        "sd_scale": float(getattr(unmixer, "sd_scale_", 1.0)),
+        "sd_scale": model.sd_scale,
         **_scores(model.predict(mixtures.X[second]), mixtures.Y[second], mixtures.A[second]),
     }
     return model
