@@ -274,6 +274,11 @@ def test_ingest_korda_and_usgs_into_mindb(mindb, shared_data, tmp_path):
     report = ingest(mindb, "korda2024", mirror=shared_data)
     assert report.ingested == 674 and report.failed == [] and report.unmatched == {}
     assert any("stored unlinked by design" in w for w in report.warnings)
+    unlinked = report.links["unlinked_labels"]
+    assert unlinked["rock: Ordinary Chondrite"] == {
+        "spectra": 74,
+        "reason": "a rock or mixture: stays unlinked",
+    }
     stored = mindb.spectra_arrays(method="vnir", source="korda2024", extra=True)
     assert len(stored) == 674
     by_link: dict[str | None, int] = {}

@@ -85,6 +85,9 @@ _UNMATCHED = (
     "not a MinDB species, group, alias or curated rename; add a row to "
     "lithoscope/mindb/curated/renames.csv and run 'lithoscope db build'"
 )
+#: Label prefixes of spectra that are not of one mineral (``lithoscope.data.vnir``: rocks,
+#: meteorites and mixtures with modal labels): they stay unlinked, and say so.
+NOT_ONE_MINERAL = ("rock:", "mixture:", "unlabelled:")
 
 
 class Linker:
@@ -170,6 +173,8 @@ class Linker:
         return found
 
     def _link(self, label: str | None, filename: str | None, sample: str | None) -> Link:
+        if label and label.startswith(NOT_ONE_MINERAL):
+            return Link(None, None, None, "not one mineral", "a rock or mixture: stays unlinked")
         candidates: list[str] = []
         if label:
             candidates += [label, *(part for part in label.split(",") if part.strip())]
