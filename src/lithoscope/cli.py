@@ -955,6 +955,42 @@ def learn_command(
     )
 
 
+# ---------------------------------------------------------------------------------- serve
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each loads MinDB and the models once).")
+    ] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve identification, MinDB and the web page over HTTP (FastAPI + uvicorn).
+
+    Writes (adding spectra, learn) need LITHOSCOPE_API_TOKEN; bodies are limited to
+    LITHOSCOPE_MAX_UPLOAD_BYTES; other origins may call it only if LITHOSCOPE_CORS_ORIGINS
+    lists them. OpenAPI document: /openapi.json, interactive: /docs.
+    """
+    from lithoscope.config import get_settings
+
+    try:
+        import uvicorn
+    except ImportError:
+        raise InputError(
+            "serve needs the 'service' extra: pip install 'lithoscope[service]'"
+        ) from None
+    settings = get_settings()
+    uvicorn.run(
+        "lithoscope.service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        ws_max_size=settings.max_upload_bytes,
+    )
+
+
 @app.command("evaluate")
 def evaluate_command(
     data: Annotated[Path, typer.Option("--data", help="Zip or folder of labelled spectra.")],
