@@ -7,8 +7,10 @@ the default Raman model. Tests that write (learn, add spectra) get their own cop
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
+import time
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -118,3 +120,32 @@ def write_client(trained_dir, tmp_path) -> Iterator:
     copy = tmp_path / "data"
     shutil.copytree(trained_dir, copy)
     yield from serving(make_settings(copy))
+
+
+@contextlib.contextmanager
+def live_server(app) -> Iterator[str]:
+    """``app`` under a real uvicorn server on 127.0.0.1 (a free port), in a thread; its URL once
+    the app is ready."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+            time.sleep(0.02)
+        assert app.state.lithoscope.wait(120), "loading did not finish"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
