@@ -306,3 +306,10 @@ def test_ingest_korda_and_usgs_into_mindb(mindb, shared_data, tmp_path):
     calcite = mindb.spectra(method="vnir", minerals="Calcite")
     assert len(calcite) == 1 and calcite[0].axis[0] == 350.0
     assert calcite[0].metadata["source"] == "usgs-splib07"
+
+
+def test_docstring_examples():
+    import doctest
+
+    result = doctest.testmod(vnir)
+    assert result.attempted >= 4 and result.failed == 0
