@@ -302,6 +302,10 @@ class MixtureResult:
          "rock": {"name", "scheme", "field", "reasoning"} | null,
          "prediction_set": [minerals that cannot be ruled out] | null, "confidence_level",
          "warnings": [...], "refused": null | "why"}
+
+    For VNIR (a `ModalMixtureModel`) each mineral also has ``"chemistry"`` and
+    ``"chemistry_sd"`` in mol % (olivine ``{"Fo"}``, pyroxenes ``{"Fs", "Wo"}``, plagioclase
+    ``{"An"}``), and there is no fitted spectrum to plot.
     """
 
     input: str
