@@ -191,6 +191,10 @@ class ServiceState:
     cache: Any = None
     ready: bool = False
     problem: str | None = None
+    #: one identification at a time per process: the model's matrix products already use every
+    #: core, and threads running them at once only slow each other down (more clients are served
+    #: by more worker processes)
+    compute: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _loaded: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def load(self) -> None:

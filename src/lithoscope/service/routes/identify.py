@@ -26,6 +26,7 @@ from starlette.requests import Request
 from lithoscope.errors import LithoscopeError
 from lithoscope.pipeline.identify import identify_batch
 from lithoscope.pipeline.mixture import identify_mixtures
+from lithoscope.pipeline.plots import plot_json
 from lithoscope.service.deps import Ready, State
 from lithoscope.service.routes import errors_doc, multipart_schema
 from lithoscope.service.routes.inputs import (
@@ -96,14 +97,19 @@ def identify_answers(parsed: Parsed, options: IdentifyOptions, state: ServiceSta
     errors.sort(key=lambda e: e.index)
     if not usable:
         raise _Unanswerable(errors)
+
+    def render(r: Any) -> dict:
+        if options.plot:
+            return plot_json(r, models.bundle_of, state.db)
+        return r.to_json() if options.mixture else r.to_dict()
+
     if options.mixture:
         rendered = [
-            r.to_json()
-            for r in identify_mixtures(usable, models.bundle_of, facts=state.db.summaries)
+            render(r) for r in identify_mixtures(usable, models.bundle_of, facts=state.db.summaries)
         ]
     else:
         rendered = [
-            r.to_dict()
+            render(r)
             for r in identify_batch(
                 usable,
                 models.bundle_of,
@@ -216,7 +222,7 @@ def _stream_reply(
 @router.websocket("/v1/stream")
 async def stream(websocket: WebSocket, state: State) -> None:
     """One answer per message, in order. Query parameters: the options of ``/v1/identify``
-    (``body``, ``confidence``, ``top``, ``mixture``, ``explain``) and ``method`` for file
+    (``body``, ``confidence``, ``top``, ``mixture``, ``explain``, ``plot``) and ``method`` for file
     contents that do not record it. A message is ``{"axis": [...], "intensities": [...],
     "method": "raman", "unit": ..., "id": ...}`` or the text (or bytes) of a spectrum file; the
     answer is the ``identify --json`` object (with ``id`` when given), or ``{"error": "..."}``
