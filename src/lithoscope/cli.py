@@ -293,7 +293,11 @@ def data_fetch(
 @data_app.command("ingest")
 def data_ingest(
     source: Annotated[
-        str, typer.Argument(help="rruff-ima, rruff-raman, rruff-ir, or a zip/folder/file path.")
+        str,
+        typer.Argument(
+            help="rruff-ima, rruff-raman, rruff-ir, korda2024 (VNIR, mirror only), "
+            "usgs-splib07 (VNIR, mirror only), or a zip/folder/file path."
+        ),
     ],
     mirror: Mirror = None,
     database_url: DbUrl = None,
@@ -770,17 +774,28 @@ def _identify_mixtures(
 
 def _render_mixture(data: dict[str, Any]) -> None:
     table = Table(title=f"{data['input']} ({data['method']} mixture, {data['model']})")
-    for col in ("mineral", "present", "probability", "vol %", "+-", "formula"):
+    chemistry = any(m.get("chemistry") for m in data["minerals"])
+    columns = ("mineral", "present", "probability", "vol %", "+-", "formula")
+    for col in (*columns, "chemistry mol %") if chemistry else columns:
         table.add_column(col)
     for m in data["minerals"]:
-        table.add_row(
+        row = [
             m["mineral"],
             "yes" if m["present"] else "possible",
             f"{m['present_probability']:.2f}",
             f"{m['abundance']:.1f}" if m["present"] else "-",
             f"{m['abundance_sd']:.1f}" if m["present"] else "-",
             m.get("formula") or "",
-        )
+        ]
+        if chemistry:
+            sd = m.get("chemistry_sd") or {}
+            row.append(
+                ", ".join(
+                    f"{k} {v:.0f}" + (f" +- {sd[k]:.0f}" if k in sd else "")
+                    for k, v in (m.get("chemistry") or {}).items()
+                )
+            )
+        table.add_row(*row)
     console.print(table)
     if data.get("prediction_set") is not None:
         console.print(

@@ -156,6 +156,22 @@ def test_identify_mixture_vnir_json_on_a_held_out_lunar_rock(
         monkeypatch, capsys, "identify", "--mixture", str(path), "--method", "vnir", "--json"
     )
     assert code == 0 and json.loads(out)["rock"]["scheme"].startswith("iugs")
+    # readable: the modes with their chemistry; --plot draws the spectrum and the modes
+    plot = tmp_path / "modes.png"
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        "identify",
+        "--mixture",
+        str(path),
+        "--method",
+        "vnir",
+        "--plot",
+        str(plot),
+    )
+    assert code == 0, err
+    assert "plagioclase" in out and "An " in out
+    assert plot.stat().st_size > 10_000
 
 
 def test_identify_mixtures_vnir_batch_equals_one_by_one(trained, korda, held_out):

@@ -12,7 +12,7 @@ from lithoscope.errors import InputError
 from lithoscope.mindb.queries import MinDB
 from lithoscope.spectra.spectrum import Spectrum
 
-__all__ = ["best_references", "plot_identification", "plot_mixture"]
+__all__ = ["best_references", "plot_identification", "plot_json", "plot_mixture"]
 
 
 def best_references(
@@ -207,9 +207,12 @@ def plot_mixture(result: Any, path: str | Path, *, overwrite: bool = False) -> P
         raise InputError(f"--plot {path}: use a .png, .svg or .pdf file name")
     if path.exists() and not overwrite:
         raise InputError(_exists(path))
-    if result.spectrum is None or result.fitted is None:
-        raise InputError(f"{result.input}: nothing to plot ({result.refused or 'no fit'})")
-    x, y, fit = np.asarray(result.axis), np.asarray(result.spectrum), np.asarray(result.fitted)
+    if result.spectrum is None:
+        raise InputError(f"{result.input}: nothing to plot ({result.refused or 'no spectrum'})")
+    x, y = np.asarray(result.axis), np.asarray(result.spectrum)
+    if result.fitted is None:  # a modal model (VNIR) predicts modes, it fits no spectrum
+        return _plot_modes(result, x, y, path, overwrite)
+    fit = np.asarray(result.fitted)
     fig, (ax, res) = plt.subplots(
         2, 1, figsize=(10, 6.5), sharex=True, gridspec_kw={"height_ratios": [4, 1]}
     )
@@ -243,6 +246,128 @@ def plot_mixture(result: Any, path: str | Path, *, overwrite: bool = False) -> P
     finally:
         plt.close(fig)
     return path
+
+
+def plot_json(result: Any, model: Any = None, db: MinDB | None = None) -> dict[str, Any]:
+    """An answer's JSON with the arrays a plot draws, for clients that draw it themselves.
+
+    The JSON of ``result`` (``to_dict()`` of an `Identification`, ``to_json()`` of a
+    `MixtureResult`) plus ``"plot"``; a fused answer gets it in each ``by_method`` answer, a
+    refused one gets none. Identification::
+
+        "plot": {"axis": [...], "unit": "cm-1", "spectrum": [...],
+                 "reference": {"mineral", "sample_id", "r", "intensities": [...]} | null,
+                 "attribution": [...] | null}
+
+    ``spectrum`` is the preprocessed query on the model's axis; ``reference`` is the stored
+    spectrum of the best candidate that matches it best after the same preprocessing
+    (`best_references`, as `plot_identification` draws); ``attribution`` is there when the
+    answer was explained. Mixture::
+
+        "plot": {"axis", "spectrum", "fitted", "residual", "components": {mineral: [...]}}
+
+    Parameters
+    ----------
+    result : Identification or MixtureResult
+    model : IdentificationModel or callable ``method -> bundle``, optional
+        The bundle(s) that answered: their preprocessing makes the references comparable.
+        Without it (or ``db``), ``reference`` is null.
+    db : MinDB, optional
+        Where the references come from.
+
+    Returns
+    -------
+    dict
+        A new dict; ``result`` is not changed.
+    """
+    from lithoscope.pipeline.mixture import MixtureResult
+
+    if isinstance(result, MixtureResult):
+        out = result.to_json()
+        if result.refused is None and result.spectrum is not None and result.fitted is not None:
+            y, fit = np.asarray(result.spectrum), np.asarray(result.fitted)
+            out["plot"] = {
+                "axis": _rounded(result.axis),
+                "spectrum": _rounded(y),
+                "fitted": _rounded(fit),
+                "residual": _rounded(y - fit),
+                "components": {k: _rounded(v) for k, v in result.components.items()},
+            }
+        return out
+    out = result.to_dict()
+    if result.by_method:
+        out["by_method"] = {m: plot_json(r, model, db) for m, r in result.by_method.items()}
+    elif result.refused is None and result.x is not None and result.grid is not None:
+        reference = None
+        if model is not None and db is not None and result.top is not None:
+            bundle = model(result.method) if callable(model) else model
+            pipeline = bundle.part(result.method).pipeline
+            best = best_references(db, [result.top], result.x, pipeline, result.method)
+            if result.top in best:
+                ref, ry, r = best[result.top]
+                reference = {
+                    "mineral": result.top,
+                    "sample_id": ref.metadata.get("sample_id") or ref.metadata.get("file"),
+                    "r": round(r, 4),
+                    "intensities": _rounded(ry),
+                }
+        out["plot"] = {
+            "axis": _rounded(result.grid),
+            "unit": None if result.spectrum is None else result.spectrum.unit.value,
+            "spectrum": _rounded(result.x),
+            "reference": reference,
+            "attribution": None if result.attribution is None else _rounded(result.attribution),
+        }
+    return out
+
+
+def _rounded(values: Any, decimals: int = 5) -> list[float | None]:
+    """A list for JSON: 5 decimals (plots need no more), NaN as null."""
+    a = np.round(np.asarray(values, dtype=np.float64), decimals)
+    return [None if not np.isfinite(v) else float(v) for v in a]
+
+
+def _save(fig: Any, path: Path, overwrite: bool) -> Path:
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # "x": a file that appeared while plotting is not overwritten either
+        with path.open("wb" if overwrite else "xb") as handle:
+            fig.savefig(handle, format=path.suffix[1:].lower(), dpi=120, bbox_inches="tight")
+    except FileExistsError:
+        raise InputError(_exists(path)) from None
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _plot_modes(result: Any, x: np.ndarray, y: np.ndarray, path: Path, overwrite: bool) -> Path:
+    """The preprocessed spectrum over the predicted modes (vol % +- sd) of a modal model."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bars) = plt.subplots(2, 1, figsize=(10, 6.5), gridspec_kw={"height_ratios": [3, 2]})
+    ax.plot(x, y, color="black", lw=1.2, label=result.input.rsplit("/", 1)[-1])
+    ax.set_xlabel(f"{result.method} axis (nm)" if result.method == "vnir" else "axis")
+    ax.set_ylabel("preprocessed")
+    title = f"{result.method} modal mineralogy with {result.model}"
+    if result.rock:
+        title += f"\nrock: {result.rock['name']} ({result.rock['scheme']}, {result.rock['field']})"
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="upper right", fontsize=8)
+    shown = [m for m in result.minerals if m["present"]]
+    names = [m["mineral"] for m in shown]
+    bars.barh(
+        names,
+        [m["abundance"] for m in shown],
+        xerr=[m["abundance_sd"] for m in shown],
+        color="tab:blue",
+        capsize=3,
+    )
+    bars.set_xlim(0, 100)
+    bars.set_xlabel("vol % (+- 1 sd)")
+    bars.invert_yaxis()
+    return _save(fig, path, overwrite)
 
 
 def _exists(path: Path) -> str:
