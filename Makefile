@@ -23,14 +23,17 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[all,test]"
 
-# PostgreSQL server binaries for the MinDB tests on PostgreSQL (initdb, pg_ctl).
+# PostgreSQL server binaries for the MinDB tests on PostgreSQL (initdb, pg_ctl); Chromium and
+# its driver for the web page's browser test (tests/service/test_browser.py).
 system-deps:
-	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-		echo "PostgreSQL server binaries present"; \
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ -x /usr/bin/chromium ] \
+		&& [ -x /usr/bin/chromedriver ]; then \
+		echo "PostgreSQL server binaries, chromium and chromium-driver present"; \
 	else \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql chromium \
+			chromium-driver >/dev/null; \
 	fi
 
 lint: install
@@ -38,7 +41,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 pytest: install system-deps
-	LITHOSCOPE_REQUIRE_POSTGRES=1 $(BIN)/pytest -q
+	LITHOSCOPE_REQUIRE_POSTGRES=1 LITHOSCOPE_REQUIRE_BROWSER=1 $(BIN)/pytest -q
 
 test: install system-deps lint pytest
 

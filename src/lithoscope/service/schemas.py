@@ -72,6 +72,10 @@ class IdentifyOptions(BaseModel):
     explain: bool = Field(
         False, description="Add the explanation (attribution regions, peak table); slower."
     )
+    plot: bool = Field(
+        False,
+        description="Add 'plot' to each answer: the arrays a plot draws (see `Answer.plot`).",
+    )
 
 
 class IdentifyRequest(IdentifyOptions):
@@ -159,6 +163,15 @@ class Answer(BaseModel):
     )
     warnings: list[str] = Field(default_factory=list)
     refused: str | None = None
+    plot: dict[str, Any] | None = Field(
+        None,
+        description="With the 'plot' option (not on refused answers; on each 'by_method' "
+        "answer of a fused one). Identification: {axis, unit, spectrum (preprocessed, on the "
+        "model's axis), reference: {mineral, sample_id, r, intensities} | null (the best "
+        "candidate's stored spectrum that matches best after the same preprocessing), "
+        "attribution: [...] | null (with 'explain')}. Mixture: {axis, spectrum, fitted, "
+        "residual, components: {mineral: [...]}}.",
+    )
 
 
 class IdentifyResponse(BaseModel):

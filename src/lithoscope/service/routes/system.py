@@ -51,3 +51,18 @@ def page() -> FileResponse:
     if not index.is_file():
         raise HTTPException(404, "no web page is installed with this lithoscope")
     return FileResponse(index, media_type="text/html")
+
+
+@router.get("/static/vendor/plotly.min.js", include_in_schema=False)
+def plotly_js() -> FileResponse:
+    """Plotly.js as the installed ``plotly`` package ships it: the page needs no CDN (this
+    route is matched before the ``/static`` mount)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise HTTPException(404, "plotly is not installed; pip install 'lithoscope[service]'")
+    script = Path(spec.origin).parent / "package_data" / "plotly.min.js"
+    if not script.is_file():
+        raise HTTPException(404, f"{script} is missing; reinstall plotly")
+    return FileResponse(script, media_type="text/javascript")
