@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from lithoscope.config import Settings
 from lithoscope.errors import InputError, LithoscopeError
 from lithoscope.pipeline.bundle import IdentificationModel
 from lithoscope.pipeline.registry import Registry
+from lithoscope.service.batching import Batcher
 from lithoscope.spectra.measurement import Measurement
 
 __all__ = ["ServedModels", "ServiceState"]
@@ -179,6 +181,8 @@ class ServiceState:
     models : ServedModels or None
     cache : IdentifyCache or None
         MinDB facts and reference bands reused by every answer.
+    batcher : Batcher or None
+        Runs `identify` for the requests, concurrent ones of equal options as one batch.
     ready : bool
         MinDB is open and the models are loaded.
     problem : str or None
@@ -191,10 +195,7 @@ class ServiceState:
     cache: Any = None
     ready: bool = False
     problem: str | None = None
-    #: one identification at a time per process: the model's matrix products already use every
-    #: core, and threads running them at once only slow each other down (more clients are served
-    #: by more worker processes)
-    compute: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    batcher: Any = None
     _loaded: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def load(self) -> None:
@@ -217,13 +218,43 @@ class ServiceState:
         for method in models.methods:
             _warm_up(models.bundle_of(method), method, self.cache)
         self.models = models
+        self.batcher = Batcher(self.identify)
         self.ready = True
+
+    def identify(self, measurements: Sequence[Measurement], options: Any) -> list[dict[str, Any]]:
+        """The JSON answers of ``measurements``: `identify_batch` (or `identify_mixtures` with
+        ``options.mixture``) with the served models and the process's cache (run by `batcher`,
+        which joins concurrent requests of equal options into one call)."""
+        from lithoscope.pipeline.identify import identify_batch
+        from lithoscope.pipeline.mixture import identify_mixtures
+
+        assert self.models is not None
+        if options.mixture:
+            results: list[Any] = identify_mixtures(
+                measurements, self.models.bundle_of, facts=self.db.summaries
+            )
+        else:
+            results = identify_batch(
+                measurements,
+                self.models.bundle_of,
+                top=options.top,
+                confidence=options.confidence,
+                explain=options.explain,
+                cache=self.cache,
+            )
+        if getattr(options, "plot", False):  # the arrays the web page draws
+            from lithoscope.pipeline.plots import plot_json
+
+            return [plot_json(r, self.models.bundle_of, self.db) for r in results]
+        return [r.to_json() if options.mixture else r.to_dict() for r in results]
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until loading has finished (ready or failed); whether it finished."""
         return self._loaded.wait(timeout)
 
     def close(self) -> None:
+        if self.batcher is not None:
+            self.batcher.close()
         if self.db is not None:
             self.db.close()
 

@@ -24,9 +24,6 @@ from fastapi.responses import JSONResponse
 from starlette.requests import Request
 
 from lithoscope.errors import LithoscopeError
-from lithoscope.pipeline.identify import identify_batch
-from lithoscope.pipeline.mixture import identify_mixtures
-from lithoscope.pipeline.plots import plot_json
 from lithoscope.service.deps import Ready, State
 from lithoscope.service.routes import errors_doc, multipart_schema
 from lithoscope.service.routes.inputs import (
@@ -82,10 +79,14 @@ def content_type(request: Request) -> str:
     return kind
 
 
-def identify_answers(parsed: Parsed, options: IdentifyOptions, state: ServiceState) -> dict:
-    """The response of a parsed request: the library's answers for the usable measurements."""
+async def identify_answers(
+    parse: Callable[[], Parsed], options: IdentifyOptions, state: ServiceState
+) -> dict[str, Any]:
+    """The response of a request: its spectra parsed (thread pool), those with a served model
+    identified (the batcher: `identify_batch` / `identify_mixtures`), the rest in ``errors``."""
     models = state.models
-    assert models is not None
+    assert models is not None and state.batcher is not None
+    parsed = await run_in_threadpool(parse)
     errors = list(parsed.errors)
     usable = []
     for m, index in zip(parsed.measurements, parsed.positions, strict=True):
@@ -97,30 +98,10 @@ def identify_answers(parsed: Parsed, options: IdentifyOptions, state: ServiceSta
     errors.sort(key=lambda e: e.index)
     if not usable:
         raise _Unanswerable(errors)
-
-    def render(r: Any) -> dict:
-        if options.plot:
-            return plot_json(r, models.bundle_of, state.db)
-        return r.to_json() if options.mixture else r.to_dict()
-
-    if options.mixture:
-        rendered = [
-            render(r) for r in identify_mixtures(usable, models.bundle_of, facts=state.db.summaries)
-        ]
-    else:
-        rendered = [
-            render(r)
-            for r in identify_batch(
-                usable,
-                models.bundle_of,
-                top=options.top,
-                confidence=options.confidence,
-                explain=options.explain,
-                cache=state.cache,
-            )
-        ]
+    key = tuple(options.model_dump().items())
+    results = await state.batcher.submit(usable, options, key)
     return {
-        "results": rendered,
+        "results": results,
         "errors": [e.model_dump() for e in errors],
         "warnings": [w.model_dump() for w in parsed.warnings],
     }
@@ -132,9 +113,11 @@ class _Unanswerable(Exception):
         self.errors = errors
 
 
-def _answer(parse: Callable[[], Parsed], options: IdentifyOptions, state: ServiceState) -> Any:
+async def _answer(
+    parse: Callable[[], Parsed], options: IdentifyOptions, state: ServiceState
+) -> JSONResponse:
     try:
-        return JSONResponse(safe_json(identify_answers(parse(), options, state)))
+        return JSONResponse(safe_json(await identify_answers(parse, options, state)))
     except _Unanswerable as exc:
         return JSONResponse(
             {"detail": str(exc), "errors": [e.model_dump() for e in exc.errors]}, status_code=422
@@ -190,24 +173,21 @@ async def identify(request: Request, state: Ready) -> Any:
         )
         uploads = with_methods(uploads, values.get("method"), values.get("methods", []))
         context = Context(body=options.body)
-        return await run_in_threadpool(
-            _answer, lambda: parse_files(uploads, context), options, state
-        )
+        return await _answer(lambda: parse_files(uploads, context), options, state)
     payload = json_model(IdentifyRequest, await request.body())
     options = payload.options()
     context = Context(body=options.body)
     items = payload.spectra_in()
-    return await run_in_threadpool(
-        _answer, lambda: spectra_from_arrays(items, context), options, state
-    )
+    return await _answer(lambda: spectra_from_arrays(items, context), options, state)
 
 
-def _stream_reply(
+async def _stream_reply(
     payload: str | bytes, method: str | None, index: int, options: IdentifyOptions, state: Any
 ) -> str:
-    ident, parsed = message_spectra(payload, method, index, Context(body=options.body))
+    context = Context(body=options.body)
+    ident, parsed = await run_in_threadpool(message_spectra, payload, method, index, context)
     try:
-        answers = identify_answers(parsed, options, state)["results"]
+        answers = (await identify_answers(lambda: parsed, options, state))["results"]
     except LithoscopeError as exc:
         reply: dict[str, Any] = {"error": str(exc)}
     except _Unanswerable as exc:
@@ -255,9 +235,7 @@ async def stream(websocket: WebSocket, state: State) -> None:
             if len(payload) > limit:
                 reply = json.dumps({"error": f"message {index}: larger than {limit} bytes"})
             else:
-                reply = await run_in_threadpool(
-                    _stream_reply, payload, method, index, options, state
-                )
+                reply = await _stream_reply(payload, method, index, options, state)
             await websocket.send_text(reply)
     except WebSocketDisconnect:
         return
