@@ -460,3 +460,45 @@ def test_stream_answers_in_order_and_keeps_errors_in_the_socket(client, held_out
 def test_stream_refuses_bad_options(client):
     with client.websocket_connect("/v1/stream?top=0") as ws:
         assert ws.receive_json()["error"].startswith("top: Input should be greater")
+
+
+def test_identify_group_measurement_fuses_the_files_of_one_sample(client, held_out, shared_data):
+    from lithoscope.physics.libs import load_atomic_data, simulate
+
+    raman = held_out["Forsterite"]
+    sim = simulate("Mg2SiO4", atomic=load_atomic_data(mirror=shared_data))
+    x, y = sim.spectrum.axis, sim.spectrum.intensities
+    libs = "\n".join(f"{a:.4f},{b:.6g}" for a, b in zip(x, y, strict=True)).encode()
+    r = client.post(
+        "/v1/identify",
+        files=[("files", raman), ("files", ("shot.csv", libs))],
+        data={"methods": "auto,libs", "group": "measurement"},
+    )
+    assert r.status_code == 200, r.text
+    (answer,) = r.json()["results"]
+    # one answer for the sample: Raman identifies, LIBS (no LIBS model served) is chemistry
+    # evidence, as in ``lithoscope identify --raman a --libs b``
+    assert answer["input"] == f"{raman[0]} + shot.csv"
+    assert any("the LIBS spectrum is used as evidence" in w for w in answer["warnings"])
+    best = answer["candidates"][0]
+    assert best["mineral"] == "Forsterite"
+    assert {"score", "contradictions"} <= set(best["consistency"])
+    assert best["consistency"]["contradictions"] == []
+    # two spectra of one method cannot be one measurement; unknown groupings are refused
+    r = client.post(
+        "/v1/identify",
+        files=[("files", raman), ("files", held_out["Quartz"])],
+        data={"group": "measurement"},
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith("group=measurement: two spectra of one method")
+    r = client.post("/v1/identify", files=[("files", raman)], data={"group": "rock"})
+    assert r.status_code == 422 and "group" in r.json()["detail"]
+
+
+def test_identify_group_sample_joins_spectra_by_sample_id(client, held_out):
+    files = [("files", held_out[m]) for m in ("Quartz", "Calcite")]
+    r = client.post("/v1/identify", files=files, data={"group": "sample"})
+    assert r.status_code == 200, r.text
+    # two RRUFF samples: two measurements, each answered alone
+    assert [a["input"] for a in r.json()["results"]] == [f[1][0] for f in files]

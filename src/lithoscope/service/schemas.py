@@ -76,6 +76,12 @@ class IdentifyOptions(BaseModel):
         False,
         description="Add 'plot' to each answer: the arrays a plot draws (see `Answer.plot`).",
     )
+    group: Literal["file", "sample", "measurement"] = Field(
+        "file",
+        description="How spectra form measurements: 'file', each spectrum alone; 'sample', "
+        "spectra with the same sample id (e.g. the RRUFF ID) fused; 'measurement', all the "
+        "spectra of the request are one sample, one fused answer (one spectrum per method).",
+    )
 
 
 class IdentifyRequest(IdentifyOptions):

@@ -33,6 +33,7 @@ from lithoscope.service.routes.inputs import (
     options_from_form,
     parse_files,
     read_form,
+    regroup,
     spectra_from_arrays,
     with_methods,
 )
@@ -61,7 +62,8 @@ _FORM = multipart_schema(
         },
         "methods": {
             "type": "string",
-            "description": "One method per file, in file order (comma-separated or repeated).",
+            "description": "One method per file, in file order (comma-separated or repeated); "
+            "'auto' leaves a file's method to its content.",
         },
     },
 )
@@ -173,12 +175,18 @@ async def identify(request: Request, state: Ready) -> Any:
         )
         uploads = with_methods(uploads, values.get("method"), values.get("methods", []))
         context = Context(body=options.body)
-        return await _answer(lambda: parse_files(uploads, context), options, state)
+        return await _answer(
+            lambda: regroup(parse_files(uploads, context), options.group, context), options, state
+        )
     payload = json_model(IdentifyRequest, await request.body())
     options = payload.options()
     context = Context(body=options.body)
     items = payload.spectra_in()
-    return await _answer(lambda: spectra_from_arrays(items, context), options, state)
+    return await _answer(
+        lambda: regroup(spectra_from_arrays(items, context), options.group, context),
+        options,
+        state,
+    )
 
 
 async def _stream_reply(

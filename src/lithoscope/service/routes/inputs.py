@@ -24,7 +24,7 @@ from lithoscope.errors import LithoscopeError
 from lithoscope.methods import Method, parse_enum
 from lithoscope.service.schemas import MAX_FILES, FileProblem, SpectrumIn
 from lithoscope.spectra.io import SpectrumWarning, parse_bytes
-from lithoscope.spectra.measurement import Context, Measurement
+from lithoscope.spectra.measurement import Context, Measurement, group_measurements
 from lithoscope.spectra.spectrum import Spectrum
 
 __all__ = [
@@ -36,11 +36,15 @@ __all__ = [
     "options_from_form",
     "parse_files",
     "read_form",
+    "regroup",
     "spectra_from_arrays",
     "with_methods",
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+#: a per-file method that leaves the file's method to its content
+AUTO = "auto"
 
 #: `warnings.catch_warnings` swaps process-wide state: one parse at a time records warnings
 _WARNINGS = threading.Lock()
@@ -156,13 +160,44 @@ def with_methods(uploads: list[Upload], method: str | None, methods: list[str]) 
     if methods and method:
         raise HTTPException(422, "give 'method' (for all files) or 'methods' (one per file)")
     for given in [*methods, method]:
-        if given is not None:
+        if given is not None and given != AUTO:
             try:
                 parse_enum(Method, given, "method")
             except LithoscopeError as exc:
                 raise HTTPException(422, str(exc)) from None
     chosen = methods or [method] * len(uploads)
-    return [Upload(u.name, u.data, m or None) for u, m in zip(uploads, chosen, strict=True)]
+    return [
+        Upload(u.name, u.data, None if m in (None, "", AUTO) else m)
+        for u, m in zip(uploads, chosen, strict=True)
+    ]
+
+
+def regroup(parsed: Parsed, group: str, context: Context) -> Parsed:
+    """The measurements of ``group`` (`IdentifyOptions.group`): each spectrum alone ('file'),
+    spectra of one sample id together ('sample'), or all of them one sample ('measurement');
+    a fused measurement answers for the position of its first spectrum."""
+    if group == "file" or not parsed.measurements:
+        return parsed
+    spectra = [
+        (m.spectra[m.methods[0]], index)
+        for m, index in zip(parsed.measurements, parsed.positions, strict=True)
+    ]
+    first = {id(s): index for s, index in spectra}
+    try:
+        if group == "sample":
+            grouped = group_measurements([s for s, _ in spectra], context=context)
+        else:
+            names = " + ".join(dict.fromkeys(m.name for m in parsed.measurements))
+            grouped = [Measurement({s.method.value: s for s, _ in spectra}, context, name=names)]
+            if len(grouped[0].methods) < len(spectra):
+                raise LithoscopeError(
+                    "group=measurement: two spectra of one method; a measurement has one "
+                    "spectrum per method (send the others in another request)"
+                )
+    except LithoscopeError as exc:
+        raise HTTPException(422, str(exc)) from None
+    positions = [first[id(m.spectra[m.methods[0]])] for m in grouped]
+    return Parsed(grouped, positions, parsed.errors, parsed.warnings)
 
 
 def parse_files(uploads: Sequence[Upload], context: Context) -> Parsed:

@@ -133,19 +133,16 @@ function optionFields(form) {
   return fields;
 }
 
-/** One request per kind of choice: files left to detection, and files with a method (the API
- * takes one method per file for all files of a request, or none). */
+/** One request for all files: each file's method, or "auto" (detected from its content);
+ * with "one sample" the files form one measurement and get one fused answer. */
 function requestsFor(items) {
-  const detect = items.filter((x) => !x.method);
-  const given = items.filter((x) => x.method);
-  return [detect, given].filter((group) => group.length).map((group) => {
-    const fields = optionFields();
-    for (const x of group) {
-      fields.append("files", x.file, x.file.name);
-      if (x.method) fields.append("methods", x.method);
-    }
-    return fields;
-  });
+  const fields = optionFields();
+  if ($("#fuse").checked && items.length > 1) fields.append("group", "measurement");
+  for (const x of items) {
+    fields.append("files", x.file, x.file.name);
+    fields.append("methods", x.method || "auto");
+  }
+  return [fields];
 }
 
 async function identify(event) {
