@@ -1314,6 +1314,110 @@ def rock_name(
         console.print(f"  {i}. {step}", markup=False, highlight=False, soft_wrap=True)
 
 
+# ---------------------------------------------------------------------------------- map
+map_app = typer.Typer(
+    help="Spectral maps (rows x cols x channels): identify every pixel on Dask.",
+    no_args_is_help=True,
+)
+app.add_typer(map_app, name="map")
+
+
+@map_app.command("identify")
+def map_identify(
+    cube: Annotated[Path, typer.Argument(help="A map: .h5/.hdf5, .zarr or Renishaw .wdf.")],
+    model: ModelRef = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="Address of a Dask scheduler (tcp://HOST:8786); default: a local cluster of "
+            "--workers processes; 'synchronous': no cluster, in this process."
+        ),
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of the local cluster.")] = 2,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for CUBE.zarr (labelled maps) and CUBE.png (default: CUBE-map)."),
+    ] = None,
+    method: FileMethod = None,
+    mixture: Annotated[
+        bool, typer.Option("--mixture", help="Also the abundance (vol %) of each mineral.")
+    ] = False,
+    chunk_pixels: Annotated[int, typer.Option(min=1, help="Pixels per Dask task.")] = 4096,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace existing outputs.")
+    ] = False,
+) -> None:
+    """Identify every pixel of a spectral map: mineral, probability, unknown (and with --mixture
+    abundances) written to Zarr, and a PNG mineral map with a legend."""
+    import contextlib
+
+    from rich.progress import Progress
+
+    from lithoscope.pipeline.maps import identify_map, open_cube, plot_map
+
+    arr = open_cube(cube, method=method, chunk_pixels=chunk_pixels)
+    folder = out or Path(f"{cube.stem}-map")
+    store, png = folder / f"{cube.stem}.zarr", folder / f"{cube.stem}.png"
+    for path in (store, png):
+        if path.exists() and not overwrite:
+            raise LithoscopeError(f"{path} exists; choose another --out or pass --overwrite")
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if scheduler == "synchronous":
+            import dask
+
+            stack.enter_context(dask.config.set(scheduler="synchronous"))
+        else:
+            from distributed import Client, LocalCluster
+
+            if scheduler is None:
+                cluster = stack.enter_context(
+                    LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                    )
+                )
+                client = stack.enter_context(Client(cluster))
+            else:
+                try:
+                    client = stack.enter_context(Client(scheduler, timeout=10))
+                except OSError as exc:
+                    raise LithoscopeError(
+                        f"--scheduler {scheduler}: cannot connect ({exc}); check the address"
+                    ) from None
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task(f"{cube.name}: {arr.shape[0]} x {arr.shape[1]} pixels", total=None)
+            ds = identify_map(
+                arr,
+                model,
+                client=client,
+                chunk_pixels=chunk_pixels,
+                mixture=mixture,
+                out=store,
+                overwrite=overwrite,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    plot_map(store, png, overwrite=overwrite)
+    classes = ds.attrs["classes"]
+    mineral = ds["mineral"].values
+    unknown = ds["unknown"].values
+    counts = Counter(
+        "unknown / refused" if u or m < 0 else classes[m]
+        for m, u in zip(mineral.ravel(), unknown.ravel(), strict=True)
+    )
+    table = Table(title=f"{cube.name} ({ds.attrs['model']})")
+    table.add_column("mineral")
+    table.add_column("pixels", justify="right")
+    table.add_column("share", justify="right")
+    for name, n in counts.most_common():
+        table.add_row(name, str(n), f"{n / mineral.size:.1%}")
+    console.print(table)
+    console.print(f"labelled maps: {store}\nmineral map: {png}", markup=False, highlight=False)
+
+
 def _os_error_line(exc: OSError) -> str:
     """One line for an operating-system error that escaped the library: path, reason, fix."""
     path = exc.filename if exc.filename is not None else exc.filename2
