@@ -161,7 +161,7 @@ def main() -> None:
                     n_workers=n_workers,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address="127.0.0.1:0",
                     memory_limit=0,
                 ) as cluster,
                 Client(cluster) as client,

@@ -1377,10 +1377,12 @@ def map_identify(
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=True,
-                        dashboard_address=None,
+                        host="127.0.0.1",
+                        dashboard_address="127.0.0.1:0",
                     )
                 )
                 client = stack.enter_context(Client(cluster))
+                err_console.print(f"Dask dashboard: {client.dashboard_link}", markup=False)
             else:
                 try:
                     client = stack.enter_context(Client(scheduler, timeout=10))

@@ -6,6 +6,7 @@ import re
 import warnings
 import zipfile
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,7 +128,7 @@ def test_identify_map_equals_identify_batch_per_pixel(trained, tmp_path, monkeyp
     seen = []
     with (
         distributed.LocalCluster(
-            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address="127.0.0.1:0"
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
@@ -221,3 +222,69 @@ def test_cli_map_identify(trained, tmp_path, monkeypatch, capsys):
     code, stdout, err = run(monkeypatch, capsys, "map", "identify", str(bad), "--out", str(out))
     assert code == 1
     assert err.startswith("error: cube") and len(err.strip().splitlines()) == 1
+
+
+WDF = Path(__file__).resolve().parents[1] / "spectra" / "data" / "instruments"
+
+
+def test_open_cube_reads_a_renishaw_wdf_map():
+    pytest.importorskip("wdf")
+    arr = open_cube(WDF / "renishaw-wdf" / "Si-map.wdf")
+    assert arr.sizes == {"row": 11, "col": 8, "channel": 575}
+    assert arr.attrs["method"] == "raman"
+    # crystalline silicon's first-order phonon at 520.7 cm-1, within one channel
+    peaks = arr["channel"].values[np.argmax(arr.values, axis=2)]
+    assert np.all(np.abs(peaks - 520.7) <= np.median(np.diff(arr["channel"].values)))
+
+
+def test_synchronous_scheduler_reports_progress_per_block(trained, tmp_path):
+    import dask
+
+    _, result, cube = trained
+    arr = open_cube(save_cube(tmp_path / "m.zarr", cube, AXIS, method="raman"))
+    seen = []
+    with dask.config.set(scheduler="synchronous"):
+        ds = identify_map(
+            arr, result.ref.path, chunk_pixels=COLS, progress=lambda d, t: seen.append((d, t))
+        )
+    assert seen == [(k, ROWS) for k in range(1, ROWS + 1)]
+    assert ds.attrs["chunk_pixels"] == COLS
+    assert "abundance" not in ds
+    with pytest.raises(InputError, match="chunk_pixels must be at least 1, got 0"):
+        identify_map(arr, result.ref.path, chunk_pixels=0)
+    with pytest.raises(InputError, match=r"--out .* exists; .* --overwrite"):
+        identify_map(arr, result.ref.path, out=tmp_path)
+
+
+def test_cli_map_identify_on_a_scheduler_address(trained, tmp_path, monkeypatch, capsys):
+    distributed = pytest.importorskip("distributed")
+    data_dir, result, cube = trained
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    path = save_cube(tmp_path / "grains.h5", cube, AXIS, method="raman")
+    with distributed.LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
+        code, stdout, err = run(
+            monkeypatch,
+            capsys,
+            "map",
+            "identify",
+            str(path),
+            "--model",
+            str(result.ref),
+            "--mixture",
+            "--scheduler",
+            cluster.scheduler_address,
+            "--out",
+            str(tmp_path / "out"),
+        )
+    assert code == 0, err
+    ds = open_zarr(tmp_path / "out" / "grains.zarr")
+    assert ds["abundance"].shape == (ROWS, COLS, len(ds.attrs["components"]))
+    assert "Diopside" in stdout

@@ -440,11 +440,8 @@ def identify_map(
                 progress(done, total)
         parts = client.gather(futures)
     else:
-        parts = []
-        for done, block in enumerate(dask.compute(*blocks), start=1):
-            parts.append(block)
-            if progress is not None:
-                progress(done, total)
+        with _block_progress({b.key for b in blocks}, progress):
+            parts = list(dask.compute(*blocks))
     values = np.concatenate(parts, axis=0)
     dims = ("row", "col")
     variables: dict[str, Any] = {
@@ -475,6 +472,22 @@ def identify_map(
     if out is not None:
         result.to_zarr(out, mode="w", consolidated=False)
     return result
+
+
+def _block_progress(keys: set[Any], progress: Callable[[int, int], None] | None) -> Any:
+    """A Dask callback calling ``progress(done, total)`` as each block's answers are computed
+    (local schedulers; with a distributed client the futures report instead)."""
+    from dask.callbacks import Callback
+
+    done = 0
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        nonlocal done
+        if key in keys and progress is not None:
+            done += 1
+            progress(done, len(keys))
+
+    return Callback(posttask=posttask)
 
 
 # ------------------------------------------------------------------------------------ plotting
