@@ -1452,6 +1452,126 @@ def _fail(line: str, code: int = 1) -> NoReturn:
     raise SystemExit(code)
 
 
+# ---------------------------------------------------------------------------------- models group
+models_app = typer.Typer(
+    help="Registered models: list, show, export for instrument computers.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list_command(as_json: JsonFlag = False) -> None:
+    """Registered model names, their complete versions and the default of each method."""
+    from lithoscope.pipeline.registry import Registry
+
+    registry = Registry()
+    defaults = registry.defaults()
+    rows = [
+        {
+            "name": name,
+            "versions": registry.versions(name),
+            "default_for": sorted(m for m, spec in defaults.items() if spec.split("@")[0] == name),
+        }
+        for name in registry.names()
+    ]
+    if as_json:
+        _print_json({"models": rows, "defaults": defaults})
+        return
+    if not rows:
+        console.print("No models yet; train one with 'lithoscope train --method raman'.")
+        return
+    table = Table("name", "versions", "default for")
+    for row in rows:
+        table.add_row(
+            row["name"], ", ".join(map(str, row["versions"])), ", ".join(row["default_for"])
+        )
+    console.print(table)
+
+
+@models_app.command("show")
+def models_show_command(
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]", help="The model.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """A model's methods, classes, estimator and provenance (dataset, config, metrics)."""
+    from lithoscope._files import jsonable
+    from lithoscope.pipeline.registry import Registry
+
+    bundle, ref = Registry().load(spec)
+    data = {
+        "model": str(ref),
+        "path": str(ref.path),
+        "methods": {
+            m: {
+                "kind": type(p.estimator).__name__,
+                "classes": len(p.classes),
+                "grid_points": int(p.grid.size),
+                "calibrated": p.calibrated,
+            }
+            for m, p in bundle.parts.items()
+        },
+        "provenance": bundle.provenance,
+    }
+    if as_json:
+        _print_json(jsonable(data))
+        return
+    console.print(f"{data['model']}  ({data['path']})", markup=False)
+    for m, info in data["methods"].items():
+        console.print(
+            f"  {m}: {info['kind']}, {info['classes']} classes, {info['grid_points']} grid "
+            f"points, {'calibrated' if info['calibrated'] else 'not calibrated'}",
+            markup=False,
+        )
+    prov = bundle.provenance or {}
+    console.print(f"  dataset: {prov.get('dataset_version')}", markup=False)
+    for key in ("config", "metrics"):
+        if prov.get(key) is not None:
+            console.print(f"  {key}: {json.dumps(jsonable(prov[key]))}", markup=False)
+
+
+@models_app.command("export")
+def models_export_command(
+    spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]", help="The model.")],
+    out: Annotated[Path, typer.Option(help="New folder to write (must not exist).")],
+    fmt: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    method: Annotated[
+        str | None, typer.Option(help="Method to export (default: the model's only one).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Export a model for an instrument computer (ONNX, run by onnxruntime alone)."""
+    from lithoscope.pipeline.export import EXPORT_FORMATS, export_onnx
+    from lithoscope.pipeline.registry import Registry
+
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(f"--format {fmt!r} is not one of {', '.join(EXPORT_FORMATS)}")
+    bundle, _ = Registry().load(spec)
+    if method is None:
+        if len(bundle.methods) > 1:
+            raise InputError(
+                f"model {bundle.name} identifies {', '.join(bundle.methods)}; pick one with "
+                "--method"
+            )
+        method = bundle.methods[0]
+    path = export_onnx(bundle, method, out)
+    data = {
+        "model": bundle.name,
+        "method": method,
+        "format": fmt,
+        "path": str(path.parent),
+        "files": sorted(p.name for p in path.parent.iterdir()),
+        "bytes": sum(p.stat().st_size for p in path.parent.iterdir()),
+    }
+    if as_json:
+        _print_json(data)
+        return
+    console.print(
+        f"Exported {data['model']} ({method}) to {data['path']}: "
+        f"{', '.join(data['files'])} ({data['bytes'] / 1e6:.1f} MB).",
+        markup=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``lithoscope`` command: bad input is one line on stderr, exit 1."""
     try:

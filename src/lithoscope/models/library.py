@@ -98,6 +98,7 @@ class LibrarySearch(SpectralClassifier):
         self.references_ = self._features(X[order])
         self.reference_labels_ = y[order]
         self._starts = class_starts(self.reference_labels_)
+        self._cache_references64()
         # groups (sample ids, from fit) leave each sample out of its own temperature fit
         groups = self._groups[order] if self._groups is not None else None
         if self.temperature == "auto":
@@ -124,10 +125,26 @@ class LibrarySearch(SpectralClassifier):
 
     def similarity(self, X: Any) -> np.ndarray:
         """Similarity of each query to each reference (n_queries, n_references)."""
-        return self._features(self._check_X(X)) @ self.references_.T
+        return self._features(self._check_X(X)) @ self._references64().T
+
+    def _references64(self) -> np.ndarray:
+        """``references_`` (stored as float32) as float64, kept while they do not change.
+
+        The similarity is the float64 product of the float32-rounded features: a float32
+        product's rounding (~5e-7) divided by a small fitted temperature moved probabilities by
+        up to 5e-4, and an exported ONNX graph (another summation order) could not agree.
+        """
+        cached = getattr(self, "_refs64", None)
+        if cached is None or cached[0] is not self.references_:
+            # set where references_ is; predicting never changes the estimator's state
+            return self.references_.astype(np.float64)
+        return cached[1]
+
+    def _cache_references64(self) -> None:
+        self._refs64 = (self.references_, self.references_.astype(np.float64))
 
     def _scores(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        S = self._features(X) @ self.references_.T
+        S = self._features(X).astype(np.float64) @ self._references64().T
         scores = class_max(S, self._starts).astype(np.float64)
         return softmax(scores, self.temperature_), scores
 
@@ -155,6 +172,7 @@ class LibrarySearch(SpectralClassifier):
         self.references_ = refs[order]
         self.reference_labels_ = labels[order]
         self._starts = class_starts(self.reference_labels_)
+        self._cache_references64()
         return self
 
     # ------------------------------------------------------------------ persistence
@@ -171,3 +189,4 @@ class LibrarySearch(SpectralClassifier):
         self.references_ = arrays["references_"].astype(np.float32)
         self.reference_labels_ = arrays["reference_labels_"].astype(np.int64)
         self._starts = class_starts(self.reference_labels_)
+        self._cache_references64()
