@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import subprocess
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,11 +27,49 @@ from lithoscope.uncertainty.unknown import UnknownDetector
 __all__ = [
     "MODEL_KINDS",
     "TrainResult",
+    "TrainedPart",
     "calibrate",
+    "calibrate_fusion",
+    "calibrate_part",
+    "code_version",
+    "fit_part",
     "make_model",
     "train",
     "unknown_score_for",
 ]
+
+
+@functools.cache
+def code_version() -> str:
+    """lithoscope's version, with the git commit (and ``.dirty``) when run from a checkout.
+
+    What a model records as the code that trained it (`lineage`): a release is its version
+    alone; a development checkout adds ``+g<commit>`` so that two models of one version string
+    trained on different code can be told apart.
+    """
+    from lithoscope import __version__
+
+    root = Path(__file__).resolve().parents[3]
+    if not (root / ".git").exists():
+        return __version__
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "src"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{commit}{'.dirty' if dirty else ''}"
 
 
 @dataclass
@@ -121,6 +162,7 @@ def train(
     }
     first = trained[0]
     provenance = {
+        "code_version": code_version(),
         "dataset_version": first.dataset.version,
         "data_checksums": _checksums_digest(first.dataset),
         "config": config,
@@ -145,14 +187,16 @@ def train(
 
 
 @dataclass
-class _Part:
+class TrainedPart:
+    """A method's model with the dataset it was fitted on and its calibration rows."""
+
     part: MethodModel
     dataset: Dataset
     cal_idx: np.ndarray
     n_fit: int
 
 
-def _in_calibration(groups: np.ndarray, size: float, seed: int = 0) -> np.ndarray:
+def _in_calibration(groups: np.ndarray, size: float, seed: int | str = 0) -> np.ndarray:
     """Whether each sample id is held out for calibration, decided by a hash of the id alone,
     so that a sample's Raman, IR, ... spectra all fall on the same side."""
     ids = np.asarray(groups).astype(str)
@@ -178,9 +222,8 @@ def _train_part(
     mixture: bool = False,
     mixture_network: bool = True,
     mixture_params: dict[str, Any] | None = None,
-) -> _Part:
+) -> TrainedPart:
     """One method's fitted and calibrated `MethodModel`."""
-    model = make_model(kind, method=method, **(params or {}))
     pipe = make_preset(method)
     spec = DatasetSpec.from_pipeline(pipe, min_spectra_per_mineral=min_spectra_per_mineral)
     dataset = build_dataset(db, spec, pipeline=pipe)
@@ -199,26 +242,58 @@ def _train_part(
             random_state=0,
             seen_classes_only=False,
         )
+    trained = fit_part(
+        db,
+        dataset,
+        kind,
+        fit_idx=fit_idx,
+        cal_idx=cal_idx,
+        params=params,
+        mixture=mixture,
+        mixture_network=mixture_network,
+        mixture_params=mixture_params,
+        calibration_size=calibration_size,
+    )
+    if cal_idx.size == 0:
+        trained.part.calibration = {"skipped": "calibration_size is 0"}
+        return trained
+    return calibrate_part(db, trained)
+
+
+def fit_part(
+    db: MinDB,
+    dataset: Dataset,
+    kind: str,
+    *,
+    fit_idx: np.ndarray,
+    cal_idx: np.ndarray,
+    params: dict[str, Any] | None = None,
+    mixture: bool = False,
+    mixture_network: bool = True,
+    mixture_params: dict[str, Any] | None = None,
+    calibration_size: float = 0.15,
+) -> TrainedPart:
+    """Fit a ``kind`` model on ``dataset[fit_idx]``: a `MethodModel` not yet calibrated.
+
+    The dataset's spectra went through its method's preset preprocessing (``dataset.spec``).
+    Besides the classifier this fits what is learned from training spectra: the composition
+    estimator (Raman) and, with ``mixture``, the mixture model, whose presence thresholds are
+    chosen on mixtures of the ``cal_idx`` spectra. `calibrate_part` then adds the conformal
+    sets, the unknown threshold and the planetary context from the ``cal_idx`` spectra.
+    """
+    from lithoscope.spectra.preprocessing import pipeline_from_dict
+
+    method = dataset.spec.method
+    spec = dataset.spec
+    pipe = pipeline_from_dict(spec.preprocessing)
+    model = make_model(kind, method=method, **(params or {}))
     fit_set = dataset.subset(fit_idx)
+    if np.unique(fit_set.y).size < 2:
+        raise InputError(f"the {method} training split holds fewer than 2 minerals; ingest more")
     start = time.perf_counter()
     model.fit(fit_set, groups=fit_set.groups)
     seconds = time.perf_counter() - start
-    calibration: dict[str, Any] = {"skipped": "calibration_size is 0"}
-    conformal = unknown = context = None
-    if cal_idx.size:
-        X_cal, y_cal = dataset.X[cal_idx], dataset.y[cal_idx].astype(str)
-        try:
-            conformal, unknown, calibration = calibrate(model, X_cal, y_cal)
-        except InputError as exc:
-            # too few calibration spectra of known minerals: the model works, without sets
-            calibration = {"skipped": str(exc)}
-        reported = {body: names for body, names in db.species_reported().items() if names}
-        if reported:
-            try:
-                context = calibrate_context(model, X_cal, y_cal, reported)
-                calibration["context"] = context.calibration_
-            except InputError as exc:
-                calibration["context"] = {"skipped": str(exc)}
+    calibration: dict[str, Any] = {}
     groups = db.species_groups(np.asarray(model.classes_).tolist())
     composition = None
     if method == "raman":
@@ -269,15 +344,44 @@ def _train_part(
         method,
         model,
         dict(spec.preprocessing),
-        conformal,
-        unknown,
-        calibration,
-        context,
-        groups,
-        composition,
-        mixture_model,
+        calibration=calibration,
+        groups=groups,
+        composition=composition,
+        mixture=mixture_model,
     )
-    return _Part(part, dataset, cal_idx, len(fit_set))
+    return TrainedPart(part, dataset, np.asarray(cal_idx, dtype=int), len(fit_set))
+
+
+def calibrate_part(db: MinDB, trained: TrainedPart) -> TrainedPart:
+    """Calibrate a fitted part on its ``cal_idx`` spectra, in place: the conformal predictor,
+    the unknown-mineral threshold and (when MinDB reports species on planetary bodies) the
+    context prior. Too few calibration spectra leave the part working without sets, the
+    reason recorded in ``part.calibration``."""
+    part, dataset, cal_idx = trained.part, trained.dataset, trained.cal_idx
+    calibration = dict(part.calibration or {})
+    calibration.pop("skipped", None)
+    if cal_idx.size == 0:
+        part.calibration = {**calibration, "skipped": "no calibration spectra"}
+        return trained
+    X_cal, y_cal = dataset.X[cal_idx], dataset.y[cal_idx].astype(str)
+    model = part.estimator
+    conformal = unknown = context = None
+    try:
+        conformal, unknown, cal_summary = calibrate(model, X_cal, y_cal)
+        calibration.update(cal_summary)
+    except InputError as exc:
+        # too few calibration spectra of known minerals: the model works, without sets
+        calibration["skipped"] = str(exc)
+    reported = {body: names for body, names in db.species_reported().items() if names}
+    if reported:
+        try:
+            context = calibrate_context(model, X_cal, y_cal, reported)
+            calibration["context"] = context.calibration_
+        except InputError as exc:
+            calibration["context"] = {"skipped": str(exc)}
+    part.conformal, part.unknown, part.context = conformal, unknown, context
+    part.calibration = calibration
+    return trained
 
 
 def mixture_species_of(dataset: Dataset) -> list[str]:
@@ -287,7 +391,7 @@ def mixture_species_of(dataset: Dataset) -> list[str]:
     return mixture_species(np.unique(dataset.y).tolist())
 
 
-def calibrate_fusion(trained: list[_Part]) -> FusionCalibration | None:
+def calibrate_fusion(trained: list[TrainedPart]) -> FusionCalibration | None:
     """The conformal predictor of the fused answer, from the calibration samples of all methods.
 
     A calibration sample contributes one fused row: the first calibration spectrum of each of

@@ -13,9 +13,11 @@ from lithoscope.errors import InputError
 __all__ = [
     "auroc",
     "coverage",
+    "expected_calibration_error",
     "false_unknown_rate",
     "mean_set_size",
     "per_class_coverage",
+    "reliability_bins",
 ]
 
 
@@ -125,3 +127,84 @@ def false_unknown_rate(unknown_on_known: npt.ArrayLike) -> float:
     if flags.dtype != bool:
         raise InputError(f"expected boolean flags (is_unknown output), got dtype {flags.dtype}")
     return float(flags.mean())
+
+
+def reliability_bins(
+    confidence: npt.ArrayLike, correct: npt.ArrayLike, *, n_bins: int = 10
+) -> list[dict[str, float | int | None]]:
+    """Mean confidence and accuracy of the answers in equal-width confidence bins.
+
+    The bins are ``[0, 1/n), [1/n, 2/n), ..., [(n-1)/n, 1]``; an empty bin has ``None``
+    confidence and accuracy. What a reliability diagram plots: a calibrated model's bins lie
+    on the diagonal.
+
+    Parameters
+    ----------
+    confidence : array_like of float in [0, 1], shape (n,)
+        The probability of each answer (its top candidate).
+    correct : array_like of bool, shape (n,)
+        Whether that answer was right.
+    n_bins : int, default=10
+
+    Returns
+    -------
+    list of dict
+        ``lower``, ``upper``, ``n``, ``confidence``, ``accuracy`` per bin.
+
+    Examples
+    --------
+    >>> bins = reliability_bins([0.95, 0.9, 0.15], [True, False, False], n_bins=2)
+    >>> [(b["n"], b["confidence"], b["accuracy"]) for b in bins]
+    [(1, 0.15, 0.0), (2, 0.925, 0.5)]
+    """
+    conf = np.asarray(confidence, dtype=np.float64)
+    hit = np.asarray(correct, dtype=bool)
+    if conf.ndim != 1 or hit.shape != conf.shape:
+        raise InputError(
+            f"confidence and correct must be 1-D of one length, got {conf.shape} and {hit.shape}"
+        )
+    if conf.size and (not np.all(np.isfinite(conf)) or conf.min() < 0 or conf.max() > 1):
+        raise InputError("confidence must be probabilities in [0, 1]")
+    if int(n_bins) < 1:
+        raise InputError(f"n_bins must be >= 1, got {n_bins}")
+    n_bins = int(n_bins)
+    which = np.minimum((conf * n_bins).astype(np.int64), n_bins - 1)
+    out: list[dict[str, float | int | None]] = []
+    for b in range(n_bins):
+        inside = which == b
+        n = int(inside.sum())
+        out.append(
+            {
+                "lower": b / n_bins,
+                "upper": (b + 1) / n_bins,
+                "n": n,
+                "confidence": float(conf[inside].mean()) if n else None,
+                "accuracy": float(hit[inside].mean()) if n else None,
+            }
+        )
+    return out
+
+
+def expected_calibration_error(
+    confidence: npt.ArrayLike, correct: npt.ArrayLike, *, n_bins: int = 10
+) -> float:
+    """The answers' mean gap between confidence and accuracy, bin by bin (ECE).
+
+    ``sum_b n_b / n * |accuracy_b - confidence_b|`` over the `reliability_bins`.
+
+    Examples
+    --------
+    >>> round(expected_calibration_error([0.95, 0.9, 0.15], [True, False, False], n_bins=2), 4)
+    0.3333
+    """
+    bins = reliability_bins(confidence, correct, n_bins=n_bins)
+    total = sum(int(b["n"]) for b in bins)  # type: ignore[arg-type]
+    if total == 0:
+        raise InputError("no answers given")
+    return float(
+        sum(
+            int(b["n"]) / total * abs(float(b["accuracy"]) - float(b["confidence"]))  # type: ignore[arg-type]
+            for b in bins
+            if b["n"]
+        )
+    )
