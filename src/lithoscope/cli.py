@@ -1314,6 +1314,81 @@ def rock_name(
         console.print(f"  {i}. {step}", markup=False, highlight=False, soft_wrap=True)
 
 
+# ---------------------------------------------------------------------------------- pipeline
+pipeline_app = typer.Typer(
+    help="Config-driven runs: fetch, ingest, dataset, train, calibrate, evaluate, register, "
+    "report; each step cached by the hash of its inputs.",
+    no_args_is_help=True,
+)
+app.add_typer(pipeline_app, name="pipeline")
+
+
+@pipeline_app.command("run")
+def pipeline_run_command(
+    config: Annotated[Path, typer.Argument(help="A YAML config (see configs/).")],
+    force: Annotated[
+        list[str] | None,
+        typer.Option("--force", help="Run this step even if cached (repeat; 'all' for every)."),
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="Stop after this step.")] = None,
+    database_url: DbUrl = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run a pipeline config; unchanged steps are reused, and it says which."""
+    from lithoscope.pipeline.runner import run_pipeline
+
+    def progress(step: str, status: str, detail: str) -> None:
+        if status == "start":
+            err_console.print(f"{step:<10} running...", markup=False, highlight=False)
+        elif status == "cached":
+            err_console.print(f"{step:<10} cached (inputs unchanged, {detail})", markup=False)
+        elif status == "promoted":
+            err_console.print(f"{step:<10} promoted {detail}", markup=False)
+        else:
+            err_console.print(f"{step:<10} done in {detail}", markup=False, highlight=False)
+
+    result = run_pipeline(
+        config, force=force or (), until=until, database_url=database_url, progress=progress
+    )
+    data = result.to_dict()
+    if as_json:
+        _print_json(data)
+        return
+    if not result.ran:
+        console.print(f"Nothing to do: every step of {data['name']} is cached.", markup=False)
+    else:
+        console.print(f"Ran {', '.join(result.ran)}.", markup=False)
+    if data.get("model"):
+        console.print(f"Model: {data['model']}", markup=False)
+    metrics = data.get("metrics") or {}
+    if metrics:
+        table = Table("metric", "value")
+        for key, value in metrics.items():
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+        console.print(table)
+    if data.get("report"):
+        console.print(f"Report: {data['report']}", markup=False)
+    console.print(f"Run summary: {data['run_dir']}/summary.json", markup=False)
+
+
+@pipeline_app.command("check")
+def pipeline_check_command(
+    config: Annotated[Path, typer.Argument(help="A YAML config (see configs/).")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Check a config against the schema and print it with every default filled in."""
+    from lithoscope.pipeline.run_config import load_config
+
+    loaded = load_config(config)
+    if as_json:
+        _print_json({**loaded.to_dict(), "config_sha256": loaded.sha256()})
+        return
+    import yaml
+
+    console.print(yaml.safe_dump(loaded.to_dict(), sort_keys=False).rstrip(), markup=False)
+    console.print(f"# config sha256 {loaded.sha256()}", markup=False)
+
+
 # ---------------------------------------------------------------------------------- map
 map_app = typer.Typer(
     help="Spectral maps (rows x cols x channels): identify every pixel on Dask.",
