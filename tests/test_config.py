@@ -36,6 +36,19 @@ def test_database_url_overrides_default(monkeypatch):
     assert get_settings().resolved_database_url() == "postgresql+psycopg://u@127.0.0.1/m"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("http://127.0.0.1:5000", "http://127.0.0.1:5000"), ("  ", None), (None, None)],
+)
+def test_mlflow_tracking_uri_from_environment(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("LITHOSCOPE_MLFLOW_TRACKING_URI", raising=False)
+    else:
+        monkeypatch.setenv("LITHOSCOPE_MLFLOW_TRACKING_URI", value)
+    get_settings.cache_clear()
+    assert get_settings().mlflow_tracking_uri == expected
+
+
 def test_default_data_dir_is_platform_user_dir(monkeypatch):
     import platformdirs
 

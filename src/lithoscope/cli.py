@@ -1529,18 +1529,21 @@ def _fail(line: str, code: int = 1) -> NoReturn:
 
 # ---------------------------------------------------------------------------------- models group
 models_app = typer.Typer(
-    help="Registered models: list, show, export for instrument computers.", no_args_is_help=True
+    help="Registered models: list, show (lineage), promote, export for instrument computers.",
+    no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
 
 
 @models_app.command("list")
 def models_list_command(as_json: JsonFlag = False) -> None:
-    """Registered model names, their complete versions and the default of each method."""
+    """Registered model names, their complete versions and the default of each method
+    (a name follows its newest version; a promoted default is pinned to one version)."""
     from lithoscope.pipeline.registry import Registry
 
     registry = Registry()
     defaults = registry.defaults()
+    default_models = registry.default_models()
     rows = [
         {
             "name": name,
@@ -1550,7 +1553,7 @@ def models_list_command(as_json: JsonFlag = False) -> None:
         for name in registry.names()
     ]
     if as_json:
-        _print_json({"models": rows, "defaults": defaults})
+        _print_json({"models": rows, "defaults": defaults, "default_models": default_models})
         return
     if not rows:
         console.print("No models yet; train one with 'lithoscope train --method raman'.")
@@ -1558,9 +1561,16 @@ def models_list_command(as_json: JsonFlag = False) -> None:
     table = Table("name", "versions", "default for")
     for row in rows:
         table.add_row(
-            row["name"], ", ".join(map(str, row["versions"])), ", ".join(row["default_for"])
+            row["name"],
+            ", ".join(map(str, row["versions"])),
+            ", ".join(
+                f"{m} (pinned @{default_models[m]['spec'].split('@')[1]})"
+                if default_models[m]["pinned"]
+                else m
+                for m in row["default_for"]
+            ),
         )
-    console.print(table)
+    console.print(table, markup=False)
 
 
 @models_app.command("show")
@@ -1568,11 +1578,14 @@ def models_show_command(
     spec: Annotated[str, typer.Argument(metavar="NAME[@VERSION]", help="The model.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """A model's methods, classes, estimator and provenance (dataset, config, metrics)."""
+    """A model's methods, classes, estimator, provenance and lineage (dataset, config, code
+    version, metrics, and its MLflow run, version and aliases when tracked)."""
     from lithoscope._files import jsonable
     from lithoscope.pipeline.registry import Registry
+    from lithoscope.pipeline.tracking import lineage
 
-    bundle, ref = Registry().load(spec)
+    registry = Registry()
+    bundle, ref = registry.load(spec)
     data = {
         "model": str(ref),
         "path": str(ref.path),
@@ -1586,6 +1599,7 @@ def models_show_command(
             for m, p in bundle.parts.items()
         },
         "provenance": bundle.provenance,
+        "lineage": lineage(ref, registry=registry),
     }
     if as_json:
         _print_json(jsonable(data))
@@ -1597,11 +1611,51 @@ def models_show_command(
             f"points, {'calibrated' if info['calibrated'] else 'not calibrated'}",
             markup=False,
         )
-    prov = bundle.provenance or {}
-    console.print(f"  dataset: {prov.get('dataset_version')}", markup=False)
+    lin = data["lineage"]
+    console.print(f"  dataset: {lin['dataset_version']}", markup=False)
+    if lin["default_for"]:
+        console.print(f"  default for: {', '.join(lin['default_for'])}", markup=False)
+    console.print(f"  code: {lin['code_version']}", markup=False)
     for key in ("config", "metrics"):
-        if prov.get(key) is not None:
-            console.print(f"  {key}: {json.dumps(jsonable(prov[key]))}", markup=False)
+        if lin.get(key) is not None:
+            console.print(f"  {key}: {json.dumps(jsonable(lin[key]))}", markup=False)
+    tracked = lin["mlflow"]
+    if tracked["tracked"]:
+        console.print(f"  mlflow: {tracked['tracking_uri']}", markup=False)
+        console.print(f"    version: {tracked['model_version']}", markup=False)
+        console.print(f"    run: {tracked.get('run_id')}", markup=False)
+        console.print(f"    aliases: {', '.join(tracked['aliases']) or 'none'}", markup=False)
+    else:
+        console.print(f"  mlflow: not tracked ({tracked['note']})", markup=False)
+
+
+@models_app.command("promote")
+def models_promote_command(
+    spec: Annotated[str, typer.Argument(metavar="NAME@VERSION", help="The version to promote.")],
+    method: Annotated[
+        str | None, typer.Option(help="Pin only this method's default (default: all of them).")
+    ] = None,
+    alias: Annotated[str, typer.Option(help="MLflow alias set on the version.")] = "production",
+    as_json: JsonFlag = False,
+) -> None:
+    """Pin the default model of the version's methods to exactly NAME@VERSION, so identify
+    without --model uses it, and set the MLflow alias on it when MLflow tracks it."""
+    from lithoscope.pipeline.tracking import promote
+
+    result = promote(spec, method=method, alias=alias)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    console.print(f"Promoted {result}: default for {', '.join(result.methods)}.", markup=False)
+    tracked = result.mlflow
+    if tracked["alias_set"]:
+        console.print(
+            f"MLflow: alias '{result.alias}' -> {result.name} version "
+            f"{tracked['model_version']} ({tracked['tracking_uri']}).",
+            markup=False,
+        )
+    else:
+        console.print(f"MLflow: {tracked['note']}.", markup=False)
 
 
 @models_app.command("export")

@@ -1,8 +1,9 @@
 """One `Settings` object for every path and URL lithoscope uses.
 
 Values come from environment variables (``LITHOSCOPE_DATA_DIR``, ``LITHOSCOPE_DATABASE_URL``,
-``LITHOSCOPE_MIRROR``) and otherwise from platform defaults. Nothing is created or written when the
-settings are read; folders are made only by the code that writes into them.
+``LITHOSCOPE_MIRROR``, ``LITHOSCOPE_MLFLOW_TRACKING_URI`` ...) and otherwise from platform
+defaults. Nothing is created or written when the settings are read; folders are made only by the
+code that writes into them.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ class Settings(BaseSettings):
     cors_origins : list of str
         Origins allowed to call the service from a browser page of another origin. Environment:
         ``LITHOSCOPE_CORS_ORIGINS`` as JSON (``'["https://lab.example"]'``); default: none.
+    mlflow_tracking_uri : str or None
+        MLflow tracking (and model registry) store that runs and registered models are logged
+        to: a server (``http://127.0.0.1:5000``) or a database (``sqlite:///path/mlflow.db``).
+        Environment: ``LITHOSCOPE_MLFLOW_TRACKING_URI``; default: SQLite file
+        ``mlflow/mlflow.db`` in ``data_dir``, artifacts in ``mlflow/artifacts`` beside it
+        (`lithoscope.pipeline.tracking.tracking_uri`).
 
     Examples
     --------
@@ -110,6 +117,7 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = None
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     cors_origins: list[str] = Field(default_factory=list)
+    mlflow_tracking_uri: str | None = None
 
     @field_validator("data_dir", mode="before")
     @classmethod
@@ -130,7 +138,7 @@ class Settings(BaseSettings):
             return path
         return value
 
-    @field_validator("database_url", "mirror", "api_token", mode="before")
+    @field_validator("database_url", "mirror", "api_token", "mlflow_tracking_uri", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and value.strip() == "":

@@ -1,8 +1,10 @@
 """The model registry: named, versioned identification models under the data folder.
 
 Layout: ``<models_dir>/<name>/v<N>/`` (one `IdentificationModel` bundle each) and
-``<models_dir>/defaults.json`` mapping a method to the name of its default model. A model is
-referred to as ``NAME`` (its newest complete version) or ``NAME@VERSION`` (``NAME@3``, ``NAME@v3``).
+``<models_dir>/defaults.json`` mapping a method to its default model. A model is referred to as
+``NAME`` (its newest complete version) or ``NAME@VERSION`` (``NAME@3``, ``NAME@v3``). A default is
+either a name (it follows the newest version) or a pinned ``NAME@VERSION`` (``lithoscope models
+promote``): a pinned default stays on that version when newer ones are registered.
 
 Versions are never overwritten. A new version is written into a temporary folder and renamed
 into place under an inter-process lock on the model's name, so two ``lithoscope learn`` runs at
@@ -21,6 +23,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lithoscope._files import read_json, write_json
 from lithoscope.config import get_settings
@@ -151,13 +154,70 @@ class Registry:
             )
         return {str(k): str(v) for k, v in doc.items()}
 
-    def set_default(self, method: str, name: str) -> None:
-        if not self.versions(name):
-            raise InputError(f"no model named {name!r}; train or register it first")
+    def set_default(self, method: str, spec: str) -> str:
+        """Make ``spec`` the default model of ``method``.
+
+        Parameters
+        ----------
+        method : str
+        spec : str
+            ``NAME`` (the default follows its newest complete version) or ``NAME@VERSION``
+            (pinned to exactly that version, which must be a complete bundle that identifies
+            ``method``).
+
+        Returns
+        -------
+        str
+            What was stored: ``NAME`` or the canonical ``NAME@VERSION``.
+
+        Raises
+        ------
+        InputError
+            No such model or version, an incomplete or damaged version, or a version that does
+            not identify ``method``.
+        """
+        name, _, version_text = spec.partition("@")
+        self.check_name(name)
+        if not version_text:
+            if not self.versions(name):
+                raise InputError(f"no model named {name!r}; train or register it first")
+            stored = name
+        else:
+            ref = self._exact(name, version_text)
+            if not IdentificationModel.is_bundle(ref.path):
+                raise InputError(
+                    f"{ref} is incomplete (no manifest: an interrupted save) and cannot be a "
+                    f"default; choose another version"
+                )
+            self._load(ref).part(method)  # checksums, and refuses a model of other methods
+            stored = str(ref)
         with _locked(self.root / ".defaults.lock"):
             defaults = self.defaults()
-            defaults[method] = name
+            defaults[method] = stored
             write_json(self._defaults_path(), defaults)
+        return stored
+
+    def default_models(self) -> dict[str, dict[str, Any]]:
+        """Each method's default: what is stored, the version it resolves to, whether pinned.
+
+        Returns
+        -------
+        dict
+            ``method -> {"spec": "NAME" or "NAME@VERSION", "model": "NAME@VERSION" or None,
+            "pinned": bool}``, plus ``"problem"`` (why it does not resolve) when ``model`` is
+            None.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for method, spec in sorted(self.defaults().items()):
+            entry: dict[str, Any] = {"spec": spec, "model": None, "pinned": "@" in spec}
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RegistryWarning)
+                    entry["model"] = str(self.resolve(None, method=method))
+            except InputError as exc:
+                entry["problem"] = str(exc)
+            out[method] = entry
+        return out
 
     # ------------------------------------------------------------------ register / resolve
     def register(
@@ -206,19 +266,20 @@ class Registry:
                     f"no default {method} model yet; train one with "
                     f"'lithoscope train --method {method}' or pass --model NAME"
                 )
+            if "@" in spec:
+                try:
+                    return [self._exact(*spec.split("@", 1))]
+                except InputError as exc:
+                    raise InputError(
+                        f"the default {method} model {spec} (pinned with 'lithoscope models "
+                        f"promote') is gone: {exc}; promote another version"
+                    ) from None
         name, _, version_text = spec.partition("@")
         self.check_name(name)
+        if version_text:
+            return [self._exact(name, version_text)]
         folders = self._folders(name)
         versions = self.versions(name)
-        if version_text:
-            match = re.fullmatch(r"v?(\d+)", version_text)
-            if match is None or int(match.group(1)) not in folders:
-                listed = ", ".join(map(str, versions)) or "none"
-                raise InputError(
-                    f"model {name!r} has no version {version_text!r}; versions: {listed}"
-                )
-            version = int(match.group(1))
-            return [ModelRef(name, version, folders[version])]
         if not versions:
             known = ", ".join(self.names()) or "none"
             raise InputError(f"no model named {name!r} (registered: {known})")
@@ -231,6 +292,17 @@ class Registry:
                     stacklevel=3,
                 )
         return [ModelRef(name, v, folders[v]) for v in reversed(versions)]
+
+    def _exact(self, name: str, version_text: str) -> ModelRef:
+        """``NAME@VERSION`` as a reference to an existing version folder."""
+        self.check_name(name)
+        folders = self._folders(name)
+        match = re.fullmatch(r"v?(\d+)", version_text)
+        if match is None or int(match.group(1)) not in folders:
+            listed = ", ".join(map(str, self.versions(name))) or "none"
+            raise InputError(f"model {name!r} has no version {version_text!r}; versions: {listed}")
+        version = int(match.group(1))
+        return ModelRef(name, version, folders[version])
 
     def load(
         self, spec: str | None = None, *, method: str | None = None
