@@ -373,9 +373,10 @@ def test_promote_and_lineage_work_without_mlflow(data_dir):
     assert out["lineage"]["default_for"] == ["raman"] and out["lineage"]["dataset_version"]
     assert out["lineage"]["mlflow"]["tracked"] is False
     assert hint in out["lineage"]["mlflow"]["note"]
-    assert out["log_run"].startswith("MLflow tracking needs mlflow-skinny")
+    assert out["log_run"].startswith("MLflow tracking needs mlflow-skinny (not installed)")
     assert hint in out["log_run"] and "\n" not in out["log_run"]
     assert Registry().defaults() == {"raman": "raman-lib@1"}
+    assert not (data_dir / "mlflow").exists()
 
 
 # ---------------------------------------------------------------------------------- CLI

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import math
 import numbers
@@ -215,18 +216,19 @@ def _client(uri: str, *, create: bool) -> Any:
     ``create=False`` refuses, with the reason, a local SQLite store that does not exist yet,
     so that reading lineage never creates one.
     """
-    client_cls = _import_mlflow()
+    if importlib.util.find_spec("mlflow") is None:  # said before anything is looked at
+        raise InputError(f"MLflow tracking needs mlflow-skinny (not installed); {INSTALL_HINT}")
     db_file = _sqlite_file(uri)
-    if db_file is not None:
-        if create:
-            ensure_folder(
-                db_file.parent,
-                what="the MLflow store folder",
-                fix="set LITHOSCOPE_MLFLOW_TRACKING_URI or LITHOSCOPE_DATA_DIR to a place you "
-                "can write to",
-            )
-        elif not db_file.is_file():
-            raise InputError(f"no MLflow store at {db_file} yet (nothing was tracked)")
+    if db_file is not None and not create and not db_file.is_file():
+        raise InputError(f"no MLflow store at {db_file} yet (nothing was tracked)")
+    client_cls = _import_mlflow()  # ~2 s: only once a store is there to talk to
+    if db_file is not None and create:
+        ensure_folder(
+            db_file.parent,
+            what="the MLflow store folder",
+            fix="set LITHOSCOPE_MLFLOW_TRACKING_URI or LITHOSCOPE_DATA_DIR to a place you can "
+            "write to",
+        )
     _check_server(uri)
     return client_cls(tracking_uri=uri, registry_uri=uri)
 
