@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
 from lithoscope.data.ingest import ingest_spectra
-from lithoscope.mindb import connect
+from lithoscope.mindb import MineralNotFound, connect
 from lithoscope.mindb.db import _normalise_url, db_lock, safe_url
 from lithoscope.models.library import LibrarySearch
 from lithoscope.pipeline.bundle import single_method
@@ -57,7 +58,7 @@ LEARN_SOURCE = "lithoscope learn (user spectra)"
 _PRELUDE = """
 import json, sys, time
 from pathlib import Path
-from lithoscope.mindb import connect
+from lithoscope.mindb import MineralNotFound, connect
 {imports}
 url, go = sys.argv[1], Path(sys.argv[2])
 db = connect(url)
@@ -104,6 +105,8 @@ _READER = _script(
     seen = []
     while True:
         last = stop.exists()  # one more full loop after the writers are done
+        # before the spectra: a learned mineral seen here must have its spectra seen below
+        cards = db.summaries(["Forsterite", *learned])
         stored = db.spectra_arrays(method="raman")
         checksums = [m["checksum"] for m in stored.metadata]
         assert len(set(checksums)) == len(checksums), "a checksum stored twice"
@@ -115,7 +118,6 @@ _READER = _script(
             if m["mineral"] in learned:
                 by_learned.setdefault(m["mineral"], []).append(m["spectrum_id"])
         info = db.info()
-        cards = db.summaries(["Forsterite", *learned])
         groups = db.species_groups(["Forsterite", *learned])
         assert "Forsterite" in cards and groups.get("Forsterite") == "olivine"
         seen.append(
@@ -371,7 +373,7 @@ def test_writers_learners_and_readers_at_once(db_url, rruff_files, tmp_path):
                 ids |= set(got)
             for name, got in loop["by_learned"].items():
                 assert set(got) == final_learned[name], f"spectra of {name} seen by halves"
-            assert set(loop["by_learned"]) <= set(loop["cards"]), "spectra before mineral"
+            assert set(loop["cards"]) <= set(loop["by_learned"]), "a mineral without spectra"
             assert previous <= ids, "a reader saw stored spectra disappear"
             counts = (loop["raman"], loop["minerals"])
             assert all(a >= b for a, b in zip(counts, previous_counts, strict=True))
@@ -491,3 +493,39 @@ def test_a_writer_stuck_inside_its_transaction_blocks_no_reader_and_when_killed_
     by_source, _ = _ids_by(db_url)
     assert sorted(by_source) == [f"RRUFF {bulk.name}"]
     assert len(by_source[f"RRUFF {bulk.name}"]) == report["ingested"]
+
+
+# ---------------------------------------------------------------------------------- learn
+def test_a_learn_whose_spectra_are_refused_adds_no_mineral(db_url, rruff_files):
+    """``learn`` writes its new mineral and its spectra in one transaction (readers see both
+    or neither): when the database refuses the spectra, the mineral is not left behind, and no
+    model version is registered. The refusal is a real trigger on the ``spectra`` table."""
+    files, learn_files, _ = rruff_files
+    name, pair = next(iter(learn_files.items()))
+    registry = Registry()
+    _tiny_model(files, registry)
+    with connect(db_url) as db:
+        db.build()
+        n_minerals = db.info()["minerals"]
+        with db.engine.begin() as conn:
+            if db.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON spectra "
+                    "BEGIN SELECT RAISE(ABORT, 'spectra refused'); END"
+                )
+            else:
+                conn.exec_driver_sql(
+                    "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'spectra refused'; END $$"
+                )
+                conn.exec_driver_sql(
+                    "CREATE TRIGGER refuse BEFORE INSERT ON spectra "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+        spectra = [read_spectrum(f) for f in pair]
+        with pytest.raises(DBAPIError, match="spectra refused"):
+            learn(db, name, spectra, model="lib", formula="Mg2SiO4", registry=registry)
+        assert db.info()["minerals"] == n_minerals
+        with pytest.raises(MineralNotFound):
+            db.resolve(name)
+    assert registry.versions("lib") == [1]

@@ -517,15 +517,31 @@ def _write_ahead_log(engine: Engine) -> None:
         )
 
 
+#: per thread: session factory -> the session of its outermost open `transaction`
+_OPEN = threading.local()
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed together, or not at all, under `db_lock`.
 
     The lock makes read-check-write sequences (a build that first looks whether it already
     ran, spectra stored after a duplicate check) safe between processes.
+
+    A `transaction` opened inside another of the same factory, in the same thread, joins it:
+    it yields the outer session and its work is committed with the outer one (or rolled back
+    with it), so several writes (``learn``'s new mineral and its spectra) reach readers as one.
     """
     engine = factory.kw.get("bind")
     if not isinstance(engine, Engine):  # pragma: no cover - factories made by open_database
         raise DatabaseError("transaction() needs a session factory bound to an engine")
+    sessions: dict[int, Session] = _OPEN.__dict__.setdefault("sessions", {})
+    if id(factory) in sessions:
+        yield sessions[id(factory)]
+        return
     with db_lock(engine), factory() as session, session.begin():
-        yield session
+        sessions[id(factory)] = session
+        try:
+            yield session
+        finally:
+            del sessions[id(factory)]

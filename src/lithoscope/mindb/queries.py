@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -352,6 +353,27 @@ class MinDB:
             relink=relink,
             on_spectrum=on_spectrum,
         )
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Make the writes inside (`add_minerals`, `add_spectra`, ...) one transaction.
+
+        Readers see all of them or none; an error inside rolls all of them back. The writers'
+        lock is held throughout (see `lithoscope.mindb.db.db_lock`).
+
+        Examples
+        --------
+        >>> from lithoscope.mindb import connect
+        >>> db = connect("sqlite://")
+        >>> with db.transaction():
+        ...     added, _ = db.add_minerals(
+        ...         [NewMineral("Testite", "MgO", parse_formula("MgO"))], citation="a test"
+        ...     )
+        >>> db.resolve("testite")
+        ('mineral', 'Testite')
+        """
+        with transaction(self.session_factory):
+            yield
 
     def link_spectra(self) -> LinkReport:
         """Link again every spectrum not linked to a species; the links of the whole database."""

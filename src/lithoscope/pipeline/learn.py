@@ -132,8 +132,9 @@ def learn(
     spec = model if model is not None and "@" in model else name
     # Everything from reading the parent to registering the child runs under the name's lock
     # (inter-process), so a concurrent learn builds on this one's version, not on the same
-    # parent. Nothing is written before the new version is built: MinDB (mineral, spectra)
-    # first, then the version (an atomic rename), so a failure leaves no half-written version.
+    # parent. Nothing is written before the new version is built: MinDB (mineral and spectra,
+    # one transaction) first, then the version (an atomic rename), so a failure leaves no
+    # half-written version.
     with registry.lock(name):
         _, parent = registry.load(spec, method=method)
         fresh = IdentificationModel.load(parent.path, ref=str(parent))  # never the cached one
@@ -167,7 +168,8 @@ def learn(
             "learned": [*fresh.provenance.get("learned", []), entry],
             "parent": str(parent),
         }
-        added = _add_mineral(db, new_mineral) if new_mineral is not None else False
-        _store_spectra(db, canonical, spectra)
+        with db.transaction():  # readers see the new mineral and its spectra together
+            added = _add_mineral(db, new_mineral) if new_mineral is not None else False
+            _store_spectra(db, canonical, spectra)
         ref = registry.register(fresh, name)
     return LearnResult(ref, parent, canonical, len(spectra), added, seconds)
