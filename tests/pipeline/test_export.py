@@ -190,7 +190,9 @@ def test_cnn_and_ensemble_agree_with_native_on_heldout_spectra(trained_all, tmp_
         np.testing.assert_allclose(proba, native_proba, rtol=0, atol=1e-5)
         np.testing.assert_array_equal(proba.argmax(axis=1), native_proba.argmax(axis=1))
         np.testing.assert_allclose(run_onnx(out, X[:1]), native_proba[:1], rtol=0, atol=1e-5)
-        assert verify_export(out.parent)["source"]["kind"] == type(estimator).__name__
+        manifest = verify_export(out.parent)
+        assert manifest["source"]["kind"] == type(estimator).__name__
+        assert ("members'" in manifest["outputs"]["probabilities"]) == (kind == "ensemble")
     assert proba.max(axis=1).min() < 0.99  # at 0.05 the probabilities are not one-hot
 
 

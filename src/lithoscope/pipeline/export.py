@@ -778,6 +778,7 @@ class _Exporter:
     graph: Callable[[Any, _Graph, str], tuple[str, str]]
     inside: Callable[[Any], list[str]]
     scores: str
+    probabilities: str = "softmax of scores / temperature"
 
 
 #: estimator class name -> its exporter; exact names, as a subclass may score otherwise
@@ -791,7 +792,10 @@ EXPORTABLE: dict[str, _Exporter] = {
         "class scores of the native model (hybrid similarity per class; KAN head: logits)",
     ),
     "EnsembleClassifier": _Exporter(
-        _ensemble_graph, _ensemble_inside, "weighted mean of the members' class scores"
+        _ensemble_graph,
+        _ensemble_inside,
+        "weighted mean of the members' class scores",
+        "weighted mean of the members' probabilities",
     ),
 }
 #: export formats -> writer (one today; the CLI's --format lists these)
@@ -912,7 +916,7 @@ def _write(
             "onnx": {"opset": OPSET, "ir_version": IR_VERSION},
             "input": {"name": INPUT, "dtype": "float64", "shape": ["n", int(grid.size)]},
             "outputs": {
-                "probabilities": "float64 (n, classes): softmax of scores / temperature",
+                "probabilities": f"float64 (n, classes): {exporter.probabilities}",
                 "scores": f"float64 (n, classes): {exporter.scores}",
             },
             "files": files,
