@@ -1,7 +1,7 @@
 """ONNX export for instrument computers: latency, agreement, size, start-up against native.
 
 Usage:
-    python benchmarks/export.py [--mirror ../shared/data] [--model library|cnn] [--n 1000]
+    python benchmarks/export.py [--mirror ../shared/data] [--model library|cnn|ensemble] [--n 1000]
                                 [--data-dir DIR]
 
 Trains a full-size Raman model of ``--model`` kind with ``lithoscope.pipeline.train.train`` in a
@@ -49,7 +49,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 #: --model -> the estimator class `export_onnx` must know (EXPORTABLE) for the kind to export
-KIND_CLASSES = {"library": "LibrarySearch", "cnn": "CNNClassifier"}
+KIND_CLASSES = {
+    "library": "LibrarySearch",
+    "cnn": "CNNClassifier",
+    "ensemble": "EnsembleClassifier",
+}
 BATCH = 64
 
 
