@@ -51,7 +51,7 @@ def workspace(tmp_path_factory, shared_data):
         "name": "small-raman",
         "seed": 0,
         "data": {"sources": ["raman.zip"]},
-        "dataset": {"methods": ["raman"], "test_size": 0.25, "calibration_size": 0.35},
+        "dataset": {"methods": ["raman"], "test_size": 0.25, "calibration_size": 0.5},
         "model": {"kind": "library"},
         "evaluate": {"levels": [0.8, 0.9], "reliability_bins": 5},
         "register": {"track": True, "promote": True},
@@ -70,6 +70,16 @@ def env(workspace):
     get_settings.cache_clear()
     yield root / "data"
     mp.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _module_data_dir(_isolated_settings, env, monkeypatch):
+    """The steps' cache and registry live in the module's data folder, for every test (the
+    suite's own fixture gives each test a fresh one)."""
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(env))
+    get_settings.cache_clear()
+    yield
     get_settings.cache_clear()
 
 

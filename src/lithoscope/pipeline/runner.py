@@ -756,7 +756,14 @@ class _State:
 
     # ------------------------------------------------------------------ report
     def inputs_report(self) -> dict[str, Any]:
-        return {"evaluate": self.keys["evaluate"], "register": self.keys["register"]}
+        # what register made, not only its key: a deleted version registered again is another
+        # version (another MLflow run) that the report's lineage names
+        registered = {k: v for k, v in self.outputs["register"].items() if k != "inputs"}
+        return {
+            "evaluate": self.keys["evaluate"],
+            "register": self.keys["register"],
+            "registered": _digest(registered),
+        }
 
     def run_report(self, folder: Path, final: Path) -> dict[str, Any]:
         from lithoscope.pipeline.report import write_report
