@@ -224,6 +224,8 @@ def _train_part(
     mixture_params: dict[str, Any] | None = None,
 ) -> TrainedPart:
     """One method's fitted and calibrated `MethodModel`."""
+    # a bad kind or parameter is named before MinDB is read
+    make_model(kind, method=method, **(params or {}))
     pipe = make_preset(method)
     spec = DatasetSpec.from_pipeline(pipe, min_spectra_per_mineral=min_spectra_per_mineral)
     dataset = build_dataset(db, spec, pipeline=pipe)
