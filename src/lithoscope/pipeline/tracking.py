@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import logging
 import math
 import numbers
 import os
@@ -189,6 +190,12 @@ def _import_mlflow() -> Any:
         raise InputError(
             f"MLflow tracking needs mlflow-skinny ({missing} is not installed); {INSTALL_HINT}"
         ) from None
+    # creating a new SQLite store logs its table creation at INFO on stderr, between
+    # lithoscope's progress lines; keep it unless the user configured that logger
+    for name in ("mlflow.store.db.utils", "alembic.runtime.migration"):
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logging.WARNING)
     return MlflowClient
 
 
