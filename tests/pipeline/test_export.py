@@ -4,9 +4,7 @@ on real held-out spectra; every Keras layer converter agrees with Keras."""
 from __future__ import annotations
 
 import json
-import re
 import zipfile
-from collections import defaultdict
 
 import numpy as np
 import pytest
@@ -23,6 +21,7 @@ from lithoscope.pipeline.export import export_onnx, run_onnx, verify_export  # n
 from lithoscope.pipeline.train import train  # noqa: E402
 from lithoscope.spectra.io import read_spectrum  # noqa: E402
 from tests.cli_runner import run  # noqa: E402
+from tests.rruff_samples import RAMAN_ZIP, minerals_with_samples, raman_samples  # noqa: E402
 
 N_MINERALS = 15
 
@@ -48,13 +47,9 @@ def trained_all(tmp_path_factory, shared_data):
     Returns (data_dir, {kind: bundle}, X).
     """
     data_dir = tmp_path_factory.mktemp("export-data")
-    source = zipfile.ZipFile(shared_data / "rruff" / "raman" / "excellent_unoriented.zip")
-    samples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for n in source.namelist():
-        m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", n)
-        if m:
-            samples[m.group(1)][m.group(2)].append(n)
-    chosen = sorted(k for k, v in samples.items() if len(v) >= 3)[:N_MINERALS]
+    source = zipfile.ZipFile(shared_data / RAMAN_ZIP)
+    samples = raman_samples(shared_data)
+    chosen = minerals_with_samples(samples, N_MINERALS)
     held = data_dir / "heldout"
     held.mkdir()
     zpath = data_dir / "raman.zip"

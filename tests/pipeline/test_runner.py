@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import re
 import zipfile
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from lithoscope.pipeline.registry import Registry
 from lithoscope.pipeline.run_config import load_config
 from lithoscope.pipeline.runner import STEPS, read_dataset, run_pipeline, sample_split
 from tests.cli_runner import run
+from tests.rruff_samples import RAMAN_ZIP, minerals_with_samples, raman_samples
 
 N_MINERALS = 40
 #: library search is deterministic: a rerun gives the same metrics to rounding
@@ -27,13 +26,9 @@ REPRODUCIBLE_ATOL = 1e-9
 
 def _small_zip(shared_data: Path, out: Path, n_minerals: int, skip: int = 0) -> Path:
     """RRUFF Raman spectra (532 nm) of ``n_minerals`` minerals with >= 3 samples each."""
-    source = zipfile.ZipFile(shared_data / "rruff" / "raman" / "excellent_unoriented.zip")
-    samples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for n in source.namelist():
-        m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", n)
-        if m:
-            samples[m.group(1)][m.group(2)].append(n)
-    chosen = sorted(k for k, v in samples.items() if len(v) >= 3)[skip : skip + n_minerals]
+    source = zipfile.ZipFile(shared_data / RAMAN_ZIP)
+    samples = raman_samples(shared_data)
+    chosen = minerals_with_samples(samples, n_minerals, skip=skip)
     with zipfile.ZipFile(out, "w") as z:
         for mineral in chosen:
             for sid in sorted(samples[mineral]):

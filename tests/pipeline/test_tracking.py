@@ -21,7 +21,6 @@ import textwrap
 import time
 import urllib.request
 import zipfile
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -38,6 +37,7 @@ from lithoscope.pipeline.tracking import (
     tracking_uri,
 )
 from tests.cli_runner import run
+from tests.rruff_samples import RAMAN_ZIP, minerals_with_samples, raman_samples
 
 N_MINERALS = 8
 SERVER_START_SECONDS = 180
@@ -90,13 +90,9 @@ def trained(tmp_path_factory, shared_data, mlflow_server):
     from lithoscope.pipeline.train import train
 
     data_dir = tmp_path_factory.mktemp("tracking-data")
-    source = zipfile.ZipFile(shared_data / "rruff" / "raman" / "excellent_unoriented.zip")
-    samples: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for n in source.namelist():
-        m = re.match(r"([^_]+)__([RX]\d{6})__Raman__532__", n)
-        if m:
-            samples[m.group(1)][m.group(2)].append(n)
-    chosen = sorted(k for k, v in samples.items() if len(v) >= 3)[:N_MINERALS]
+    source = zipfile.ZipFile(shared_data / RAMAN_ZIP)
+    samples = raman_samples(shared_data)
+    chosen = minerals_with_samples(samples, N_MINERALS)
     query_dir = tmp_path_factory.mktemp("tracking-query")
     zpath = query_dir / "raman.zip"
     with zipfile.ZipFile(zpath, "w") as out:
