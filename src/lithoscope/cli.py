@@ -1367,8 +1367,9 @@ def pipeline_run_command(
             table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
         console.print(table)
     if data.get("report"):
-        console.print(f"Report: {data['report']}", markup=False)
-    console.print(f"Run summary: {data['run_dir']}/summary.json", markup=False)
+        console.print(f"Report: {data['report']}", markup=False, soft_wrap=True)
+    # paths are printed whole, for copying, however narrow the terminal
+    console.print(f"Run summary: {data['run_dir']}/summary.json", markup=False, soft_wrap=True)
 
 
 @pipeline_app.command("check")
