@@ -314,3 +314,31 @@ def test_mlp_fit_is_reproducible_with_its_random_state(small):
     a = ModalRegressor(epochs=5, hidden=8, n_members=2, random_state=3).fit(X, y).predict(X[:5])
     b = ModalRegressor(epochs=5, hidden=8, n_members=2, random_state=3).fit(X, y).predict(X[:5])
     np.testing.assert_array_equal(a, b)
+
+
+def test_modal_scores_on_a_hand_worked_case():
+    """Presence micro-F1 and the MAE of the four modes, by hand; rows without all four modes
+    are left out."""
+    nan_chem = [np.nan] * len(modal.CHEMISTRY_TARGETS)
+    y = np.array(
+        [
+            [0.5, 0.5, 0.0, 0.0, *nan_chem],
+            [1.0, 0.0, 0.0, 0.0, *nan_chem],
+            [np.nan, 0.2, 0.3, 0.5, *nan_chem],  # incomplete: not scored
+        ]
+    )
+    abundance = np.array([[0.6, 0.4, 0.0, 0.0], [0.8, 0.0, 0.0, 0.2], [0.1, 0.2, 0.3, 0.4]])
+    prediction = modal.ModalPrediction(
+        np.array(modal.MIXTURE_CLASSES),
+        presence=abundance,
+        present=abundance > 0,
+        abundance=abundance,
+        abundance_sd=np.zeros_like(abundance),
+    )
+    scores = modal.modal_scores(prediction, y)
+    # present: 2 + 2 predicted, 2 + 1 true, 3 hits -> F1 = 2 * 3 / (4 + 3)
+    assert scores["spectra"] == 2
+    assert scores["presence_micro_f1"] == pytest.approx(6 / 7, abs=1e-4)
+    # |errors| 0.1, 0.1 and 0.2, 0.2 over 2 x 4 modes -> 0.075 = 7.5 vol %
+    assert scores["abundance_mae_vol_pct"] == pytest.approx(7.5, abs=0.01)
+    assert modal.modal_scores(prediction, np.full((3, 10), np.nan)) == {"spectra": 0}

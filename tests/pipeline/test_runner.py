@@ -253,3 +253,30 @@ def test_sample_split_is_by_sample_and_stable():
     # independent of the other samples present
     assert np.array_equal(sample_split(groups[:100], 0.2, "0:test"), held[:100])
     assert not np.array_equal(sample_split(groups, 0.2, "1:test"), held)
+
+
+def test_a_mixture_model_is_scored_on_the_test_side(first, workspace, tmp_path):
+    """The evaluate step scores the mixture model on the test side (`evaluate_mixture_model`,
+    whose figures tests/pipeline/test_mixture.py checks): the 40 minerals here leave too few
+    rock-forming ones among the test samples to make a mixture, and it says so."""
+    variant = _variant(workspace, tmp_path, mixture={"enabled": True, "network": False})
+    result = run_pipeline(variant)
+    assert result.ran == list(STEPS[3:])  # the same dataset
+    bundle = IdentificationModel.load(result.output("calibrate")["bundle"])
+    assert bundle.part("raman").mixture is not None
+    mixture = result.output("evaluate")["evaluation"]["mixture"]
+    assert mixture["method"] == "raman" and mixture["on"] == "mixtures of test spectra"
+    assert mixture["skipped"].startswith("no rock type has 2 slots with spectra among")
+    assert not any(k.startswith("mixture.") for k in result.to_dict()["metrics"])
+
+
+def test_changed_code_reruns_every_step(first, workspace, monkeypatch):
+    from lithoscope.pipeline import runner
+
+    _, path, _ = workspace
+    assert runner.code_digest() == runner.code_digest() and len(runner.code_digest()) == 16
+    monkeypatch.setattr(runner, "code_digest", lambda: "0" * 16)
+    again = run_pipeline(path)
+    assert again.ran == list(STEPS)
+    a, b = first[0].to_dict()["metrics"], again.to_dict()["metrics"]
+    assert b["raman.top1"] == pytest.approx(a["raman.top1"], rel=0, abs=REPRODUCIBLE_ATOL)

@@ -67,6 +67,7 @@ __all__ = [
     "endmember_albedos",
     "hapke_unmix",
     "korda_targets",
+    "modal_scores",
     "vnir_features",
 ]
 
@@ -1025,6 +1026,39 @@ class ModalMixtureModel:
             raise ModelFileError(f"{path}: threshold or sd scales out of range; retrain")
         regressor = ModalRegressor.load(folder / "regressor")
         return cls(regressor, threshold, sd_scale, chem, dict(doc.get("summary") or {}))
+
+
+def modal_scores(prediction: ModalPrediction, y: npt.ArrayLike) -> dict[str, Any]:
+    """How well `ModalMixtureModel.predict` did on spectra of known modes.
+
+    Parameters
+    ----------
+    prediction : ModalPrediction
+        The model's answer for the spectra.
+    y : array_like, shape (n, 10)
+        Their `TARGETS` (NaN where unknown, see `korda_targets`); spectra without all four
+        modes are left out.
+
+    Returns
+    -------
+    dict
+        ``spectra`` scored, ``presence_micro_f1`` (present against "true mode > 0") and
+        ``abundance_mae_vol_pct`` (mean absolute error of the four renormalised modes, in
+        vol %), the measures `ModalMixtureModel.calibrate` reports.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    k = len(MODES)
+    complete = np.isfinite(y[:, :k]).all(axis=1) if y.size else np.zeros(0, bool)
+    truth = y[complete, :k]
+    if not truth.shape[0]:
+        return {"spectra": 0}
+    present = np.asarray(prediction.present)[complete].astype(bool)
+    abundance = np.asarray(prediction.abundance, dtype=np.float64)[complete]
+    return {
+        "spectra": int(truth.shape[0]),
+        "presence_micro_f1": round(_f1(present, truth > 0), 4),
+        "abundance_mae_vol_pct": round(float(np.abs(abundance - truth).mean() * 100), 2),
+    }
 
 
 def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:

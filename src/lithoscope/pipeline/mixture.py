@@ -32,6 +32,7 @@ from lithoscope.errors import InputError, LithoscopeError
 
 __all__ = [
     "MixtureResult",
+    "evaluate_mixture_model",
     "fit_mixture_model",
     "fit_modal_mixture_model",
     "identify_mixtures",
@@ -170,6 +171,126 @@ def fit_mixture_model(
     return model
 
 
+def _modal_labelled(
+    db: Any, method: str, pipeline: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MinDB's ``method`` spectra with all four modes: preprocessed ``X``, `TARGETS` ``y``,
+    and each spectrum's material (its grain-size splits share one) and sample."""
+    import pandas as pd
+
+    from lithoscope.models.modal import CHEMISTRY_TARGETS, MODES, korda_targets
+
+    stored = db.spectra_arrays(method=method, extra=True)
+    rows = [
+        i
+        for i, meta in enumerate(stored.metadata)
+        if len((meta["extra"].get("modes") or {}).keys() & set(MODES)) == len(MODES)
+    ]
+    if not rows:
+        raise InputError(
+            f"MinDB holds no {method} spectra with modal labels; a mixture model "
+            "learns from them (lithoscope data ingest korda2024)"
+        )
+    metas = [stored.metadata[i] for i in rows]
+    labels = pd.DataFrame(
+        [{**m["extra"]["modes"], **(m["extra"].get("chemistry") or {})} for m in metas],
+        columns=[*MODES, *CHEMISTRY_TARGETS],
+        dtype=np.float64,
+    )
+    material = np.array([str(m["extra"].get("material") or m["group"]) for m in metas])
+    sample = np.array([str(m["group"]) for m in metas])
+    spectra = stored.to_spectra()
+    X = np.asarray(pipeline.transform([spectra[i] for i in rows]), dtype=np.float64)
+    return X, korda_targets(labels), material, sample
+
+
+def _tested_materials(
+    material: np.ndarray, sample: np.ndarray, groups: np.ndarray, test_idx: np.ndarray | None
+) -> np.ndarray:
+    """Whether each labelled spectrum's material has a sample on the dataset's test side."""
+    if test_idx is None or not len(test_idx):
+        return np.zeros(material.size, dtype=bool)
+    test_groups = set(np.asarray(groups)[np.asarray(test_idx, dtype=int)].astype(str).tolist())
+    tested = np.isin(sample, sorted(test_groups))
+    return np.isin(material, np.unique(material[tested]))
+
+
+def evaluate_mixture_model(
+    db: Any,
+    dataset: Any,
+    model: Any,
+    test_idx: np.ndarray,
+    *,
+    pipeline: Any,
+    n_mixtures: int = 600,
+    random_state: int = 0,
+) -> dict[str, Any]:
+    """A mixture model's figures on the dataset's test side, which it never learned from.
+
+    For a `ModalMixtureModel` (VNIR): MinDB's spectra with measured modes whose material has a
+    sample on the test side (`fit_modal_mixture_model` leaves them out), scored by
+    `modal_scores`. For a `MixtureModel`: ``n_mixtures`` synthetic mixtures of 2-4 minerals of
+    planetary rock types (`make_mixtures`) drawn from the test side's spectra of its minerals,
+    scored by presence micro-F1 and abundance MAE over the minerals present (the measures of
+    ``benchmarks/mixtures.py``).
+
+    Parameters
+    ----------
+    db : MinDB
+    dataset : Dataset
+        The identification model's dataset (preprocessed ``X``, ``y``, sample ``groups``).
+    model : MixtureModel or ModalMixtureModel
+    test_idx : ndarray of int
+        The dataset's test side.
+    pipeline : sklearn Pipeline
+        The method's preprocessing (for MinDB's labelled VNIR spectra).
+    n_mixtures : int, default=600
+    random_state : int, default=0
+
+    Returns
+    -------
+    dict
+        ``on`` (what was scored), the counts and the figures; ``skipped`` with the reason
+        when the test side cannot make any.
+    """
+    from lithoscope.data.mixtures import make_mixtures
+    from lithoscope.models.modal import ModalMixtureModel, modal_scores
+
+    test_idx = np.asarray(test_idx, dtype=int)
+    if isinstance(model, ModalMixtureModel):
+        X, y, material, sample = _modal_labelled(db, dataset.spec.method, pipeline)
+        tested = _tested_materials(material, sample, np.asarray(dataset.groups), test_idx)
+        if not tested.any():
+            return {"on": "test samples with measured modes", "skipped": "none on the test side"}
+        return {
+            "on": "test samples with measured modes",
+            "materials": int(np.unique(material[tested]).size),
+            **modal_scores(model.predict(X[tested]), y[tested]),
+        }
+    classes = np.asarray(model.unmixer.classes_).astype(str)
+    y = np.asarray(dataset.y).astype(str)
+    rows = test_idx[np.isin(y[test_idx], classes)]
+    by_species = {s: dataset.X[rows[y[rows] == s]] for s in np.unique(y[rows])}
+    on = "mixtures of test spectra"
+    try:
+        mixtures = make_mixtures(
+            by_species,
+            n=n_mixtures,
+            rng=np.random.default_rng(random_state),
+            classes=classes.tolist(),
+            x=np.asarray(dataset.axis),
+            efficiencies=dict(zip(classes, model.unmixer.efficiencies_.tolist(), strict=True)),
+        )
+    except InputError as exc:  # too few rock-forming minerals on the test side
+        return {"on": on, "skipped": str(exc)}
+    return {
+        "on": on,
+        "mixtures": int(mixtures.X.shape[0]),
+        "test_minerals": len(by_species),
+        **_scores(model.predict(mixtures.X), mixtures.Y, mixtures.A),
+    }
+
+
 def _scores(pred: Any, Y: np.ndarray, A: np.ndarray) -> dict[str, float]:
     """Micro-F1 of presence and abundance MAE (vol %, over the minerals truly present) on
     mixtures with known truth (the measures of benchmarks/mixtures.py)."""
@@ -189,6 +310,7 @@ def fit_modal_mixture_model(
     *,
     pipeline: Any,
     in_calibration: Callable[[np.ndarray], np.ndarray],
+    test_idx: np.ndarray | None = None,
     params: dict[str, Any] | None = None,
     random_state: int = 0,
 ) -> Any:
@@ -214,6 +336,9 @@ def fit_modal_mixture_model(
         The method's preprocessing (starting with ``ToGrid``).
     in_calibration : callable
         ``keys -> bool array``: whether a material outside the dataset is held out.
+    test_idx : ndarray of int, optional
+        The dataset's test side: a material with a spectrum of one of its samples is left out
+        of both sides (`evaluate_mixture_model` scores on it).
     params : dict, optional
         `ModalRegressor` parameters (default: the MLP with 5 members for the sd).
     random_state : int, default=0
@@ -227,38 +352,12 @@ def fit_modal_mixture_model(
     InputError
         Fewer than 10 labelled spectra on the training side.
     """
-    import pandas as pd
+    from lithoscope.models.modal import ModalMixtureModel, ModalRegressor
 
-    from lithoscope.models.modal import (
-        CHEMISTRY_TARGETS,
-        MODES,
-        ModalMixtureModel,
-        ModalRegressor,
-        korda_targets,
-    )
-
-    stored = db.spectra_arrays(method=dataset.spec.method, extra=True)
-    rows = [
-        i
-        for i, meta in enumerate(stored.metadata)
-        if len((meta["extra"].get("modes") or {}).keys() & set(MODES)) == len(MODES)
-    ]
-    if not rows:
-        raise InputError(
-            f"MinDB holds no {dataset.spec.method} spectra with modal labels; a mixture model "
-            "learns from them (lithoscope data ingest korda2024)"
-        )
-    metas = [stored.metadata[i] for i in rows]
-    labels = pd.DataFrame(
-        [{**m["extra"]["modes"], **(m["extra"].get("chemistry") or {})} for m in metas],
-        columns=[*MODES, *CHEMISTRY_TARGETS],
-        dtype=np.float64,
-    )
-    y = korda_targets(labels)
-    material = np.array([str(m["extra"].get("material") or m["group"]) for m in metas])
-    sample = np.array([str(m["group"]) for m in metas])
+    X, y, material, sample = _modal_labelled(db, dataset.spec.method, pipeline)
     groups = np.asarray(dataset.groups).astype(str)
     cal_groups, fit_groups = set(groups[cal_idx].tolist()), set(groups[fit_idx].tolist())
+    tested = _tested_materials(material, sample, groups, test_idx)
     held = in_calibration(material)
     for key in np.unique(material):
         members = set(sample[material == key].tolist())
@@ -266,8 +365,8 @@ def fit_modal_mixture_model(
             held[material == key] = True
         elif members & fit_groups:
             held[material == key] = False
-    spectra = stored.to_spectra()
-    X = np.asarray(pipeline.transform([spectra[i] for i in rows]), dtype=np.float64)
+    # the identification model's test samples are neither learned from nor calibrated on
+    X, y, material, held = X[~tested], y[~tested], material[~tested], held[~tested]
     if (~held).sum() < 10:
         raise InputError(
             f"{int((~held).sum())} labelled {dataset.spec.method} spectra on the training side; "

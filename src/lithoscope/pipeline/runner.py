@@ -2,7 +2,8 @@
 evaluate -> register -> report (``lithoscope pipeline run CONFIG.yaml``).
 
 Each step is cached by the hash of its inputs: its part of the config, the keys of the steps it
-reads (so a changed parameter reruns exactly what depends on it), lithoscope's version, and for
+reads (so a changed parameter reruns exactly what depends on it), lithoscope's version and a
+digest of its source (`code_digest`: new code reruns every step), and for
 the dataset step a fingerprint of MinDB's spectra (so spectra ingested by other means rebuild
 the dataset). A cached step is reused only after checking that what it made is still there (a
 deleted model version, a changed MinDB), and says so; otherwise it runs.
@@ -20,6 +21,7 @@ tolerance of their seeded training, see the tests).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -130,6 +132,20 @@ def sample_split(groups: Sequence[str] | np.ndarray, fraction: float, salt: str)
 
 
 # ---------------------------------------------------------------------------------- cache
+@functools.cache
+def code_digest() -> str:
+    """A digest of lithoscope's installed source (its ``.py`` and ``.csv`` files): part of every
+    step's key, so that changed code (a fix in a reader, a new default) reruns the steps
+    instead of reusing what the old code made. Read once per process (about 150 small files)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".csv") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:16]
+
+
 def _digest(doc: Any) -> str:
     text = json.dumps(jsonable(doc), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -313,7 +329,12 @@ class _State:
         self.outputs[step] = output
 
     def key(self, step: str) -> tuple[str, dict[str, Any]]:
-        inputs = {"step": step, "lithoscope": __version__, **getattr(self, f"inputs_{step}")()}
+        inputs = {
+            "step": step,
+            "lithoscope": __version__,
+            "code": code_digest(),
+            **getattr(self, f"inputs_{step}")(),
+        }
         return _digest(inputs), inputs
 
     def folder(self, step: str) -> Path:
@@ -497,6 +518,7 @@ class _State:
                 mixture_network=c.mixture.network,
                 mixture_params=dict(c.mixture.params) or None,
                 calibration_size=c.dataset.calibration_size,
+                test_idx=np.flatnonzero(split == "test"),
             )
             seconds[method] = round(time.perf_counter() - start, 2)
             parts[method] = trained.part
@@ -632,7 +654,7 @@ class _State:
             "methods": methods,
             "test_spectra_of_unseen_minerals": unseen,
         }
-        mixture = self._mixture_summary(bundle)
+        mixture = self._mixture_evaluation(bundle)
         if mixture:
             evaluation["mixture"] = mixture
         write_json(folder / "evaluation.json", evaluation)
@@ -647,18 +669,25 @@ class _State:
             "n_test_spectra": sum(m["spectra"]["test"] for m in methods.values()),
         }
 
-    @staticmethod
-    def _mixture_summary(bundle: Any) -> dict[str, Any]:
-        """The mixture model's figures on mixtures of calibration spectra (its own summary)."""
+    def _mixture_evaluation(self, bundle: Any) -> dict[str, Any]:
+        """The mixture model's figures on the test side (`evaluate_mixture_model`)."""
+        from lithoscope.pipeline.mixture import evaluate_mixture_model
+        from lithoscope.spectra.preprocessing import pipeline_from_dict
+
         for method in bundle.methods:
-            summary = (bundle.part(method).calibration or {}).get("mixture")
-            if isinstance(summary, dict):
-                flat = {
-                    k: v
-                    for k, v in summary.items()
-                    if isinstance(v, int | float) and not isinstance(v, bool)
-                }
-                return {"method": method, "on": "mixtures of calibration spectra", **flat}
+            part = bundle.part(method)
+            if part.mixture is None:
+                continue
+            dataset, split = self.load_dataset(method)
+            figures = evaluate_mixture_model(
+                self.db,
+                dataset,
+                part.mixture,
+                np.flatnonzero(split == "test"),
+                pipeline=pipeline_from_dict(dataset.spec.preprocessing),
+                random_state=self.config.seed,
+            )
+            return {"method": method, **figures}
         return {}
 
     def still_valid_evaluate(self, output: dict[str, Any], folder: Path) -> bool:

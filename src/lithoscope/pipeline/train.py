@@ -274,6 +274,7 @@ def fit_part(
     mixture_network: bool = True,
     mixture_params: dict[str, Any] | None = None,
     calibration_size: float = 0.15,
+    test_idx: np.ndarray | None = None,
 ) -> TrainedPart:
     """Fit a ``kind`` model on ``dataset[fit_idx]``: a `MethodModel` not yet calibrated.
 
@@ -282,6 +283,8 @@ def fit_part(
     estimator (Raman) and, with ``mixture``, the mixture model, whose presence thresholds are
     chosen on mixtures of the ``cal_idx`` spectra. `calibrate_part` then adds the conformal
     sets, the unknown threshold and the planetary context from the ``cal_idx`` spectra.
+    ``test_idx`` (a pipeline's test side) is kept out of what the mixture model learns from
+    MinDB beyond the dataset (VNIR spectra with measured modes).
     """
     from lithoscope.spectra.preprocessing import pipeline_from_dict
 
@@ -317,6 +320,7 @@ def fit_part(
             cal_idx,
             pipeline=pipe,
             in_calibration=lambda keys: _in_calibration(keys, calibration_size),
+            test_idx=test_idx,
             params=mixture_params,
         )
         calibration["mixture"] = mixture_model.summary
