@@ -1619,7 +1619,9 @@ def models_show_command(
     console.print(f"  code: {lin['code_version']}", markup=False)
     for key in ("config", "metrics"):
         if lin.get(key) is not None:
-            console.print(f"  {key}: {json.dumps(jsonable(lin[key]))}", markup=False)
+            console.print(f"  {key}:", markup=False)
+            for name, value in _flat_items(jsonable(lin[key])):
+                console.print(f"    {name}: {value}", markup=False, soft_wrap=True)
     tracked = lin["mlflow"]
     if tracked["tracked"]:
         console.print(f"  mlflow: {tracked['tracking_uri']}", markup=False)
@@ -1628,6 +1630,22 @@ def models_show_command(
         console.print(f"    aliases: {', '.join(tracked['aliases']) or 'none'}", markup=False)
     else:
         console.print(f"  mlflow: not tracked ({tracked['note']})", markup=False)
+
+
+def _flat_items(doc: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """``(dotted key, readable value)`` of a nested JSON document, numbers to 4 digits."""
+    if isinstance(doc, dict):
+        out: list[tuple[str, str]] = []
+        for k in sorted(doc):
+            out.extend(_flat_items(doc[k], f"{prefix}{k}."))
+        return out
+    if isinstance(doc, float):
+        text = f"{doc:.4g}"
+    elif isinstance(doc, str):
+        text = doc
+    else:
+        text = json.dumps(doc)
+    return [(prefix.rstrip("."), text)]
 
 
 @models_app.command("promote")

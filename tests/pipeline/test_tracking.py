@@ -296,6 +296,10 @@ def test_local_store_round_trip(data_dir, empty_cwd, tmp_path, monkeypatch, caps
     assert shown["mlflow"]["run_id"] == tracked.run_id
     code, out, _ = run(monkeypatch, capsys, "models", "show", "raman-lib@1")
     assert code == 0 and "aliases: production" in out and f"run: {tracked.run_id}" in out
+    # the config and metrics one per line, nested keys dotted, numbers to 4 digits
+    assert "\n    kind: library\n" in out and "\n    calibration_size: 0.3\n" in out
+    floats = {k: v for k, v in shown["metrics"].items() if isinstance(v, float)}
+    assert floats and all(f"\n    {k}: {v:.4g}\n" in out for k, v in floats.items())
 
     # promoting version 2 moves the alias and the pin
     assert promote("raman-lib@2").mlflow["model_version"] == 2
