@@ -280,3 +280,20 @@ def test_changed_code_reruns_every_step(first, workspace, monkeypatch):
     assert again.ran == list(STEPS)
     a, b = first[0].to_dict()["metrics"], again.to_dict()["metrics"]
     assert b["raman.top1"] == pytest.approx(a["raman.top1"], rel=0, abs=REPRODUCIBLE_ATOL)
+
+
+#: seeded CNN training on the CPU: XLA reduces in a fixed order, so a rerun in one process
+#: gives the same weights and metrics to rounding
+NETWORK_ATOL = 1e-6
+
+
+def test_a_seeded_network_gives_the_same_metrics_again(first, workspace, tmp_path):
+    tiny = {"channels": [4, 8], "embedding_dim": 16, "epochs": 3, "batch_size": 16}
+    variant = _variant(workspace, tmp_path, model={"kind": "cnn", "params": tiny})
+    once = run_pipeline(variant, until="evaluate")
+    again = run_pipeline(variant, force=["train", "calibrate", "evaluate"], until="evaluate")
+    assert again.ran == ["train", "calibrate", "evaluate"]
+    a, b = once.to_dict()["metrics"], again.to_dict()["metrics"]
+    assert a.keys() == b.keys() and "raman.top1" in a
+    for k in a:
+        assert b[k] == pytest.approx(a[k], rel=0, abs=NETWORK_ATOL), k
