@@ -172,6 +172,20 @@ def test_spectra_filters_and_metadata(db, raw):
         db.spectra(laser_nm="green")
 
 
+def test_a_recorded_material_is_the_grouping_key(db, raw):
+    """Spectra of two samples of one analysed material (as grain-size splits of a VNIR
+    sample) share their group, so a grouped split keeps them on one side."""
+    spectra = _parsed(raw)
+    for s in spectra[:4]:  # R040018 and R040052 (two lasers each), declared one material
+        s.metadata["material"] = "R040018"
+    db.add_spectra(spectra, source="test: RRUFF subset")
+    groups = {m["sample_id"]: m["group"] for m in db.spectra_arrays().metadata}
+    assert groups["R040018"] == groups["R040052"] == "R040018"
+    assert groups["R040070"] == "R040070"  # no material: the base sample id
+    by_id = {m["spectrum_id"]: m for m in db.spectra_arrays(extra=True).metadata}
+    assert [m["extra"].get("material") for m in by_id.values()].count("R040018") == 4
+
+
 def test_add_spectra_to_a_named_mineral_is_all_or_nothing(db, raw):
     spectra = _parsed(raw)[:2]
     with pytest.raises(MineralNotFound, match="Unobtainium"):

@@ -207,6 +207,11 @@ class MinDB:
     ) -> StoredSpectra:
         """`spectra` as read-only arrays and metadata dicts (no per-spectrum validation).
 
+        Each metadata dict's ``group`` is the key that grouped splits keep on one side: the
+        spectrum's ``material`` when its stored metadata records one (grain-size splits and
+        preparations of one analysed material, e.g. the Korda VNIR spectra), else the base
+        sample id (`base_sample_id`: ``R040063-1`` -> ``R040063``).
+
         With ``extra`` each metadata dict also holds ``extra``: the spectrum's other stored
         metadata (a dict; e.g. the modal and chemical labels of the Korda VNIR spectra).
         """
@@ -225,6 +230,7 @@ class MinDB:
             Spectrum.measured_chemistry,
             Mineral.name,
             MineralGroup.name,
+            Spectrum.extra["material"].as_string(),
         )
         if extra:
             columns += (Spectrum.extra,)
@@ -276,6 +282,7 @@ class MinDB:
                 chemistry,
                 mineral,
                 group,
+                material,
                 *stored_extra,
             ) in session.execute(query):
                 axes.append(decode_array(axis))
@@ -289,7 +296,7 @@ class MinDB:
                         "link": "mineral" if mineral else "group" if group else None,
                         "label": label,
                         "sample_id": sample,
-                        "group": base_sample_id(sample) or f"spectrum-{sid}",
+                        "group": material or base_sample_id(sample) or f"spectrum-{sid}",
                         "laser_nm": laser,
                         "checksum": checksum,
                         "file": filename,
