@@ -39,6 +39,15 @@ def test_unknown_kind_lists_the_valid_names():
         make_model("cnnn")
 
 
+def test_unknown_parameter_lists_the_valid_ones():
+    with pytest.raises(
+        InputError,
+        match=r"library model has no parameter 'temprature'; its parameters: axis, "
+        r"derivative_weight, metric, power, temperature$",
+    ):
+        make_model("library", method="raman", temprature=0.1)
+
+
 @pytest.mark.parametrize("old", sorted(LEGACY_CLASS_PATHS))
 def test_legacy_class_paths_name_importable_estimators(old):
     new = kinds.resolve_class_path(old)

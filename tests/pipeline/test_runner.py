@@ -228,6 +228,10 @@ def test_bad_config_is_one_line(workspace, env, monkeypatch, capsys, tmp_path):
     bad.write_text("name: x\ndataset: {test_size: 1.5}\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"dataset\.test_size: Input should be less than 1"):
         load_config(bad)
+    # a misspelt model parameter is named before anything is fetched
+    bad.write_text("name: x\nmodel: {kind: cnn, params: {epoch: 3}}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="model: cnn model has no parameter 'epoch'; its para"):
+        load_config(bad)
     bad.write_text("name: x\ndata: {sources: [no-such-source]}\n", encoding="utf-8")
     with pytest.raises(InputError, match="'no-such-source' is neither a file or folder"):
         run_pipeline(bad)

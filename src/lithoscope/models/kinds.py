@@ -113,5 +113,12 @@ def make_model(kind: str, *, method: str | None = None, **params: Any) -> Spectr
     """
     if kind not in MODEL_KINDS:
         raise InputError(f"--model {kind!r} is not one of {', '.join(MODEL_KINDS)}")
+    estimator = MODEL_KINDS[kind]
+    valid = estimator().get_params(deep=False)
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise InputError(
+            f"{kind} model has no parameter {unknown[0]!r}; its parameters: {', '.join(valid)}"
+        )
     defaults = METHOD_DEFAULTS.get((kind, str(method))) if method is not None else None
-    return MODEL_KINDS[kind](**{**(defaults or {}), **params})
+    return estimator(**{**(defaults or {}), **params})

@@ -28,7 +28,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lithoscope.errors import InputError
 from lithoscope.methods import Method
@@ -84,6 +84,17 @@ class ModelConfig(_Section):
         if value not in MODEL_KINDS:
             raise ValueError(f"{value!r} is not a model kind ({', '.join(MODEL_KINDS)})")
         return value
+
+    @model_validator(mode="after")
+    def _params(self) -> ModelConfig:
+        # a misspelt parameter is named now, not after fetching and ingesting
+        from lithoscope.models.kinds import make_model
+
+        try:
+            make_model(self.kind, **self.params)
+        except InputError as exc:
+            raise ValueError(str(exc)) from None
+        return self
 
 
 class MixtureConfig(_Section):
