@@ -282,7 +282,7 @@ def test_fit_mixture_model_needs_two_rock_forming_minerals():
         fit_mixture_model(X, y, np.arange(50.0), np.arange(4), np.array([], dtype=int))
 
 
-def test_evaluate_mixture_model_on_mixtures_of_unseen_spectra(trained):
+def test_evaluate_mixture_model_on_mixtures_of_unseen_spectra(trained, monkeypatch):
     """Scored on mixtures drawn from spectra the unmixer does not hold (the calibration side
     stands in for a pipeline's test side); one mineral alone cannot make a mixture."""
     from lithoscope.data.datasets import DatasetSpec, build_dataset
@@ -292,24 +292,19 @@ def test_evaluate_mixture_model_on_mixtures_of_unseen_spectra(trained):
     data_dir, result = trained
     bundle = IdentificationModel.load(result.ref.path)
     model = bundle.part("raman").mixture
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
-    get_settings.cache_clear()
-    try:
-        with connect() as db:
-            pipe = make_preset("raman")
-            dataset = build_dataset(db, DatasetSpec.from_pipeline(pipe), pipeline=pipe)
-            # the spectra that are not among the unmixer's references (training side)
-            refs = np.asarray(model.unmixer.references_)
-            unseen = np.flatnonzero(
-                [not np.any(np.all(refs == x, axis=1)) for x in dataset.X.astype(refs.dtype)]
-            )
-            figures = evaluate_mixture_model(db, dataset, model, unseen, pipeline=pipe)
-            one = unseen[dataset.y[unseen] == "Forsterite"]
-            alone = evaluate_mixture_model(db, dataset, model, one, pipeline=pipe)
-    finally:
-        mp.undo()
-        get_settings.cache_clear()
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()  # the suite's own fixture clears it again afterwards
+    with connect() as db:
+        pipe = make_preset("raman")
+        dataset = build_dataset(db, DatasetSpec.from_pipeline(pipe), pipeline=pipe)
+        # the spectra that are not among the unmixer's references (training side)
+        refs = np.asarray(model.unmixer.references_)
+        unseen = np.flatnonzero(
+            [not np.any(np.all(refs == x, axis=1)) for x in dataset.X.astype(refs.dtype)]
+        )
+        figures = evaluate_mixture_model(db, dataset, model, unseen, pipeline=pipe)
+        one = unseen[dataset.y[unseen] == "Forsterite"]
+        alone = evaluate_mixture_model(db, dataset, model, one, pipeline=pipe)
     # the references are training-side spectra as they are; the others are unseen
     in_classes = np.isin(dataset.y, model.classes)
     assert refs.shape[0] == (in_classes.sum() - in_classes[unseen].sum()) > 0

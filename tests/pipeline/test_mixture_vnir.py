@@ -298,46 +298,37 @@ def test_rock_name_uses_predicted_chemistry_only_when_it_is_precise():
     assert given.warnings == []
 
 
-def test_a_pipeline_test_side_is_kept_out_of_the_modal_model_and_scores_it(trained):
+def test_a_pipeline_test_side_is_kept_out_of_the_modal_model_and_scores_it(trained, monkeypatch):
     """With ``test_idx`` (a pipeline's test samples) the modal model neither learns from nor
     calibrates on those materials; `evaluate_mixture_model` scores it on exactly them."""
     from lithoscope.data.datasets import DatasetSpec, build_dataset
-    from lithoscope.pipeline.mixture import (
-        _modal_labelled,
-        _tested_materials,
-        evaluate_mixture_model,
-    )
+    from lithoscope.pipeline.mixture import _modal_labelled, _on_side, evaluate_mixture_model
     from lithoscope.pipeline.runner import sample_split
     from lithoscope.pipeline.train import fit_part
     from lithoscope.spectra.preprocessing import make_preset
 
     data_dir, *_ = trained
-    mp = pytest.MonkeyPatch()
-    mp.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
-    get_settings.cache_clear()
-    try:
-        with connect() as db:
-            pipe = make_preset("vnir")
-            dataset = build_dataset(db, DatasetSpec.from_pipeline(pipe), pipeline=pipe)
-            test = sample_split(dataset.groups, 0.25, "0:test")
-            cal = ~test & sample_split(dataset.groups, 0.3, "0:calibration")
-            test_idx = np.flatnonzero(test)
-            part = fit_part(
-                db,
-                dataset,
-                "library",
-                fit_idx=np.flatnonzero(~test & ~cal),
-                cal_idx=np.flatnonzero(cal),
-                mixture=True,
-                mixture_params=FAST,
-                test_idx=test_idx,
-            ).part
-            _, y, material, sample = _modal_labelled(db, "vnir", pipe)
-            tested = _tested_materials(material, sample, dataset.groups, test_idx)
-            figures = evaluate_mixture_model(db, dataset, part.mixture, test_idx, pipeline=pipe)
-    finally:
-        mp.undo()
-        get_settings.cache_clear()
+    monkeypatch.setenv("LITHOSCOPE_DATA_DIR", str(data_dir))
+    get_settings.cache_clear()  # the suite's own fixture clears it again afterwards
+    with connect() as db:
+        pipe = make_preset("vnir")
+        dataset = build_dataset(db, DatasetSpec.from_pipeline(pipe), pipeline=pipe)
+        test = sample_split(dataset.groups, 0.25, "0:test")
+        cal = ~test & sample_split(dataset.groups, 0.3, "0:calibration")
+        test_idx = np.flatnonzero(test)
+        part = fit_part(
+            db,
+            dataset,
+            "library",
+            fit_idx=np.flatnonzero(~test & ~cal),
+            cal_idx=np.flatnonzero(cal),
+            mixture=True,
+            mixture_params=FAST,
+            test_idx=test_idx,
+        ).part
+        _, y, material = _modal_labelled(db, "vnir", pipe)
+        tested = _on_side(material, dataset.groups, test_idx)
+        figures = evaluate_mixture_model(db, dataset, part.mixture, test_idx, pipeline=pipe)
     summary = part.mixture.summary
     assert 0 < tested.sum() < tested.size
     assert summary["training_spectra"] + summary["calibration_spectra"] == (~tested).sum()

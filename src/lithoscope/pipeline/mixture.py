@@ -173,9 +173,10 @@ def fit_mixture_model(
 
 def _modal_labelled(
     db: Any, method: str, pipeline: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MinDB's ``method`` spectra with all four modes: preprocessed ``X``, `TARGETS` ``y``,
-    and each spectrum's material (its grain-size splits share one) and sample."""
+    and each spectrum's grouping key (MinDB's ``group``: its material, which its grain-size
+    splits share)."""
     import pandas as pd
 
     from lithoscope.models.modal import CHEMISTRY_TARGETS, MODES, korda_targets
@@ -197,22 +198,17 @@ def _modal_labelled(
         columns=[*MODES, *CHEMISTRY_TARGETS],
         dtype=np.float64,
     )
-    material = np.array([str(m["extra"].get("material") or m["group"]) for m in metas])
-    sample = np.array([str(m["group"]) for m in metas])
+    material = np.array([str(m["group"]) for m in metas])
     spectra = stored.to_spectra()
     X = np.asarray(pipeline.transform([spectra[i] for i in rows]), dtype=np.float64)
-    return X, korda_targets(labels), material, sample
+    return X, korda_targets(labels), material
 
 
-def _tested_materials(
-    material: np.ndarray, sample: np.ndarray, groups: np.ndarray, test_idx: np.ndarray | None
-) -> np.ndarray:
-    """Whether each labelled spectrum's material has a sample on the dataset's test side."""
-    if test_idx is None or not len(test_idx):
+def _on_side(material: np.ndarray, groups: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    """Whether each labelled spectrum's material is a group of the dataset's ``idx`` side."""
+    if idx is None or not len(idx):
         return np.zeros(material.size, dtype=bool)
-    test_groups = set(np.asarray(groups)[np.asarray(test_idx, dtype=int)].astype(str).tolist())
-    tested = np.isin(sample, sorted(test_groups))
-    return np.isin(material, np.unique(material[tested]))
+    return np.isin(material, np.asarray(groups)[np.asarray(idx, dtype=int)].astype(str))
 
 
 def evaluate_mixture_model(
@@ -258,8 +254,8 @@ def evaluate_mixture_model(
 
     test_idx = np.asarray(test_idx, dtype=int)
     if isinstance(model, ModalMixtureModel):
-        X, y, material, sample = _modal_labelled(db, dataset.spec.method, pipeline)
-        tested = _tested_materials(material, sample, np.asarray(dataset.groups), test_idx)
+        X, y, material = _modal_labelled(db, dataset.spec.method, pipeline)
+        tested = _on_side(material, dataset.groups, test_idx)
         if not tested.any():
             return {"on": "test samples with measured modes", "skipped": "none on the test side"}
         return {
@@ -354,17 +350,11 @@ def fit_modal_mixture_model(
     """
     from lithoscope.models.modal import ModalMixtureModel, ModalRegressor
 
-    X, y, material, sample = _modal_labelled(db, dataset.spec.method, pipeline)
-    groups = np.asarray(dataset.groups).astype(str)
-    cal_groups, fit_groups = set(groups[cal_idx].tolist()), set(groups[fit_idx].tolist())
-    tested = _tested_materials(material, sample, groups, test_idx)
+    X, y, material = _modal_labelled(db, dataset.spec.method, pipeline)
+    tested = _on_side(material, dataset.groups, test_idx)
     held = in_calibration(material)
-    for key in np.unique(material):
-        members = set(sample[material == key].tolist())
-        if members & cal_groups:
-            held[material == key] = True
-        elif members & fit_groups:
-            held[material == key] = False
+    held[_on_side(material, dataset.groups, fit_idx)] = False
+    held[_on_side(material, dataset.groups, cal_idx)] = True
     # the identification model's test samples are neither learned from nor calibrated on
     X, y, material, held = X[~tested], y[~tested], material[~tested], held[~tested]
     if (~held).sum() < 10:
