@@ -46,6 +46,7 @@ __all__ = [
     "STEPS",
     "PipelineResult",
     "StepOutcome",
+    "code_digest",
     "read_dataset",
     "run_pipeline",
     "sample_split",
